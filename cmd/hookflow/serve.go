@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/triggers/webhook"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+type serveCmd struct {
+	dbFlag
+	Dir            string        `name:"dir" env:"HOOKFLOW_DIR" default:"./workflows" help:"Workflow directory (subfolders included)."`
+	Addr           string        `name:"addr" env:"HOOKFLOW_ADDR" default:"127.0.0.1:8080" help:"Listen address; HOST:0 picks a free port."`
+	Workers        int           `name:"workers" default:"64" help:"Runs executed at once."`
+	Grace          time.Duration `name:"grace" default:"10s" help:"How long running steps may finish after SIGTERM/SIGINT."`
+	AllowExec      bool          `name:"allow-exec" help:"Allow the exec action."`
+	TrustedProxies []string      `name:"trusted-proxies" help:"CIDRs whose X-Forwarded-For is believed."`
+}
+
+func (s *serveCmd) Run(e *env) error {
+	ctx, stop := signal.NotifyContext(e.ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	log := e.log
+
+	var ready atomic.Bool
+	gin.SetMode(gin.ReleaseMode)
+	gin.DefaultWriter, gin.DefaultErrorWriter = io.Discard, io.Discard
+	router := gin.New()
+	router.Use(gin.Recovery())
+	if err := router.SetTrustedProxies(s.TrustedProxies); err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	router.GET("/healthz", func(c *gin.Context) {
+		if !ready.Load() {
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "starting"})
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"status": "ok"})
+	})
+	var hooks atomic.Pointer[webhook.Handler]
+	router.Any(webhook.Prefix+"*path", func(c *gin.Context) {
+		h := hooks.Load()
+		if h == nil {
+			c.Header("Retry-After", "1")
+			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "starting"})
+			return
+		}
+		h.ServeGin(c)
+	})
+
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.Addr, err)
+	}
+	srv := &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String())
+
+	st, err := openStore(s.DB)
+	if err != nil {
+		_ = srv.Close()
+		return err
+	}
+	defer st.Close()
+	eng, err := newEngine(st, log, actions.Options{AllowExec: s.AllowExec}, s.Workers)
+	if err != nil {
+		_ = srv.Close()
+		return err
+	}
+	ws, loadErr := workflows.LoadDir(s.Dir, eng.Specs())
+	for _, err := range unjoin(loadErr) {
+		log.Error("workflow refused", "err", err.Error())
+	}
+	if err := eng.SetWorkflows(ctx, ws); err != nil {
+		_ = srv.Close()
+		return err
+	}
+	h := webhook.New(eng, log)
+	h.SetWorkflows(ws)
+	hooks.Store(h)
+	if err := eng.Start(ctx); err != nil {
+		_ = srv.Close()
+		return err
+	}
+	ready.Store(true)
+	log.Info("serving", "dir", s.Dir, "db", s.DB, "workflows", len(ws))
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		return fmt.Errorf("http server: %w", err)
+	}
+	log.Info("stopping", "grace", s.Grace)
+	grace, cancel := context.WithTimeout(context.Background(), s.Grace)
+	defer cancel()
+	stopErr := eng.Stop(grace) // intake answers 503 from here on
+	shut, cancel2 := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel2()
+	_ = srv.Shutdown(shut)
+	if stopErr != nil {
+		log.Warn("stopped with interrupted runs", "err", stopErr)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// unjoin splits an errors.Join error into its parts.
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, unjoin(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}

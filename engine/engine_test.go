@@ -1,0 +1,441 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/storage"
+	"github.com/hookflow/hookflow/storage/sqlite"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// bundle is what a test works with: a started engine on a real SQLite file and a
+// recording HTTP server standing in for the APIs workflows call.
+type bundle struct {
+	t      *testing.T
+	store  storage.Store
+	engine *engine.Engine
+	api    *recorder
+	dbPath string
+}
+
+type call struct {
+	Method string
+	Path   string
+	Header http.Header
+	Body   string
+}
+
+// recorder is an API that records calls; fail decides per call whether to answer with
+// an error status (0: answer 200 with a JSON body).
+type recorder struct {
+	srv   *httptest.Server
+	mu    sync.Mutex
+	calls []call
+	fail  func(n int) int
+	n     atomic.Int64
+}
+
+func newRecorder(t *testing.T) *recorder {
+	r := &recorder{}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		n := int(r.n.Add(1))
+		r.mu.Lock()
+		r.calls = append(r.calls, call{Method: req.Method, Path: req.URL.RequestURI(), Header: req.Header.Clone(), Body: string(b)})
+		fail := r.fail
+		r.mu.Unlock()
+		if fail != nil {
+			if code := fail(n); code != 0 {
+				http.Error(w, `{"error":"unavailable"}`, code)
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ok":true,"n":` + strings.TrimSpace(jsonInt(n)) + `}`))
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func jsonInt(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func (r *recorder) Calls() []call {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]call(nil), r.calls...)
+}
+
+type option func(*engine.Config)
+
+func setup(t *testing.T, opts ...option) *bundle {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "hookflow.db")
+	st, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := engine.Config{
+		Store: st, Actions: actions.NewRegistry(actions.Options{}), Workers: 4,
+		Secrets: func(name string) (string, bool) {
+			if name == "API_TOKEN" {
+				return "s3cr3t-token-value", true
+			}
+			return "", false
+		},
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e, err := engine.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = e.Stop(ctx)
+		_ = st.Close()
+	})
+	return &bundle{t: t, store: st, engine: e, api: newRecorder(t), dbPath: path}
+}
+
+// load parses a workflow, with {{API}} replaced by the recorder's URL, and makes it
+// current.
+func (b *bundle) load(src string) *workflows.Workflow {
+	b.t.Helper()
+	src = strings.ReplaceAll(src, "{{API}}", b.api.srv.URL)
+	w, err := workflows.Parse("test.yaml", []byte(src), b.engine.Specs())
+	if err != nil {
+		b.t.Fatalf("load workflow: %v", err)
+	}
+	if err := b.engine.SetWorkflows(context.Background(), []*workflows.Workflow{w}); err != nil {
+		b.t.Fatal(err)
+	}
+	return w
+}
+
+// start enqueues a run of w for a JSON body and waits for its result.
+func (b *bundle) start(w *workflows.Workflow, body string) engine.Result {
+	b.t.Helper()
+	parsed, err := engine.DecodeJSON([]byte(body))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	ev := &engine.Event{ID: "1", Type: engine.EventWebhook, Time: time.Now().UTC(), Method: "POST",
+		Headers: map[string]string{}, Query: map[string]string{}, Raw: body, Body: parsed}
+	run, err := engine.NewRun(w, ev, storage.TriggerWebhook)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	ch, err := b.engine.Enqueue(context.Background(), run, true)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	select {
+	case res := <-ch:
+		return res
+	case <-time.After(20 * time.Second):
+		b.t.Fatalf("run %d did not finish", run.ID)
+		return engine.Result{}
+	}
+}
+
+func (b *bundle) steps(runID int64) map[string]*storage.StepAttempt {
+	b.t.Helper()
+	steps, err := b.store.RunSteps(context.Background(), runID)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	out := map[string]*storage.StepAttempt{}
+	for _, s := range steps {
+		out[s.StepID] = s
+	}
+	return out
+}
+
+func TestHTTPStepKeepsTypesAndRecordsHistory(t *testing.T) {
+	b := setup(t)
+	w := b.load(`
+name: pay
+steps:
+  - id: invoice
+    uses: http
+    with:
+      method: PATCH
+      url: "{{API}}/invoices/${{ event.body.invoice }}"
+      json:
+        amount_cents: "${{ event.body.amount }}"
+        paid: "${{ event.body.paid }}"
+        data: "${{ event.body.data }}"
+        label: "amount ${{ event.body.amount / 100 }} ${{ upper(event.body.currency) }}"
+`)
+	res := b.start(w, `{"invoice":"INV-1","amount":2000,"paid":true,"currency":"eur","data":{"a":[1,2],"b":null}}`)
+	if res.Status != storage.RunSucceeded {
+		t.Fatalf("run %s: %s", res.Status, res.Error)
+	}
+	calls := b.api.Calls()
+	if len(calls) != 1 || calls[0].Method != "PATCH" || calls[0].Path != "/invoices/INV-1" {
+		t.Fatalf("calls = %+v", calls)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(calls[0].Body), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"amount_cents":2000,"data":{"a":[1,2],"b":null},"label":"amount 20 EUR","paid":true}`
+	if b, _ := json.Marshal(got); string(b) != want {
+		t.Errorf("body = %s, want %s", b, want)
+	}
+	st := b.steps(res.RunID)["invoice"]
+	if st == nil || st.Status != storage.StepSucceeded || st.Attempt != 1 {
+		t.Fatalf("step = %+v", st)
+	}
+	if !strings.Contains(string(st.Input), `"amount_cents":2000`) || !strings.Contains(string(st.Output), `"status":200`) {
+		t.Errorf("input %s output %s", st.Input, st.Output)
+	}
+	if calls[0].Header.Get("Idempotency-Key") != jsonID(res.RunID)+"/invoice" {
+		t.Errorf("Idempotency-Key = %q", calls[0].Header.Get("Idempotency-Key"))
+	}
+}
+
+func jsonID(id int64) string { b, _ := json.Marshal(id); return string(b) }
+
+func TestIfSkipsAndStepsSeeEarlierSteps(t *testing.T) {
+	b := setup(t)
+	w := b.load(`
+name: flow
+steps:
+  - id: first
+    uses: set
+    with:
+      greeting: "hello ${{ event.body.name }}"
+  - id: never
+    if: event.body.name == "nobody"
+    uses: http
+    with: { url: "{{API}}/never" }
+  - id: call
+    if: steps.never.status == "skipped"
+    uses: http
+    with:
+      method: POST
+      url: "{{API}}/greet"
+      json: { text: "${{ steps.first.output.greeting }}", missing: "${{ event.body.no.such.field }}" }
+`)
+	res := b.start(w, `{"name":"ada"}`)
+	if res.Status != storage.RunSucceeded {
+		t.Fatalf("run %s: %s", res.Status, res.Error)
+	}
+	steps := b.steps(res.RunID)
+	if steps["never"].Status != storage.StepSkipped {
+		t.Errorf("never = %s", steps["never"].Status)
+	}
+	calls := b.api.Calls()
+	if len(calls) != 1 || calls[0].Body != `{"missing":null,"text":"hello ada"}` {
+		t.Fatalf("calls = %+v", calls)
+	}
+}
+
+func TestFailureRunsOnFailureAndStops(t *testing.T) {
+	b := setup(t)
+	b.api.fail = func(int) int { return http.StatusBadRequest }
+	w := b.load(`
+name: broken
+steps:
+  - id: tolerated
+    uses: fail
+    with: { message: "not fatal" }
+    continue_on_error: true
+  - id: call
+    uses: http
+    with: { method: POST, url: "{{API}}/x", json: { seen: "${{ steps.tolerated.status }}" } }
+    retry: { attempts: 3, delay: 10ms }
+  - id: after
+    uses: log
+    with: { message: never }
+on_failure:
+  - uses: set
+    with:
+      step: "${{ failure.step }}"
+      error: "${{ failure.error }}"
+`)
+	res := b.start(w, `{}`)
+	if res.Status != storage.RunFailed {
+		t.Fatalf("status = %s", res.Status)
+	}
+	if !strings.Contains(res.Error, "step call") || !strings.Contains(res.Error, "400") {
+		t.Errorf("error = %q", res.Error)
+	}
+	steps := b.steps(res.RunID)
+	if steps["tolerated"].Status != storage.StepFailed || steps["call"].Status != storage.StepFailed {
+		t.Errorf("statuses: tolerated %s call %s", steps["tolerated"].Status, steps["call"].Status)
+	}
+	if steps["call"].Attempt != 1 {
+		t.Errorf("a 400 is final, attempts = %d", steps["call"].Attempt)
+	}
+	if _, ran := steps["after"]; ran {
+		t.Error("a step after the failure ran")
+	}
+	var onFailure *storage.StepAttempt
+	for id, s := range steps {
+		if strings.HasPrefix(id, "on_failure") {
+			onFailure = s
+		}
+	}
+	if onFailure == nil || onFailure.Status != storage.StepSucceeded || !strings.Contains(string(onFailure.Output), `"step":"call"`) {
+		t.Fatalf("on_failure = %+v", onFailure)
+	}
+	if b.api.Calls()[0].Body != `{"seen":"failed"}` {
+		t.Errorf("body = %s", b.api.Calls()[0].Body)
+	}
+}
+
+func TestRetryableErrorWaitsThenSucceeds(t *testing.T) {
+	b := setup(t)
+	b.api.fail = func(n int) int {
+		if n < 3 {
+			return http.StatusServiceUnavailable
+		}
+		return 0
+	}
+	w := b.load(`
+name: flaky
+steps:
+  - id: call
+    uses: http
+    with: { method: POST, url: "{{API}}/x" }
+    retry: { attempts: 4, delay: 20ms, backoff: fixed }
+`)
+	res := b.start(w, `{}`)
+	if res.Status != storage.RunSucceeded {
+		t.Fatalf("run %s: %s", res.Status, res.Error)
+	}
+	st := b.steps(res.RunID)["call"]
+	if st.Attempt != 3 || st.Status != storage.StepSucceeded {
+		t.Fatalf("step = %+v", st)
+	}
+	all, err := b.store.StepAttempts(context.Background(), res.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 3 || all[0].Status != storage.StepFailed || !strings.Contains(all[0].Error, "503") {
+		t.Fatalf("attempts = %+v", all)
+	}
+	keys := map[string]bool{}
+	for _, c := range b.api.Calls() {
+		keys[c.Header.Get("Idempotency-Key")] = true
+	}
+	if len(keys) != 1 {
+		t.Errorf("Idempotency-Key changed across retries: %v", keys)
+	}
+}
+
+func TestForeachTakesOneValueOrListOrNil(t *testing.T) {
+	b := setup(t)
+	w := b.load(`
+name: each
+steps:
+  - id: put
+    foreach: event.body.entity_id
+    uses: http
+    with: { method: PUT, url: "{{API}}/residents/${{ item }}?i=${{ index }}" }
+`)
+	for _, tc := range []struct {
+		body  string
+		paths []string
+	}{
+		{`{"entity_id":17}`, []string{"/residents/17?i=0"}},
+		{`{"entity_id":[3,4]}`, []string{"/residents/3?i=0", "/residents/4?i=1"}},
+		{`{"action":"delete"}`, nil},
+	} {
+		before := len(b.api.Calls())
+		res := b.start(w, tc.body)
+		if res.Status != storage.RunSucceeded {
+			t.Fatalf("%s: run %s: %s", tc.body, res.Status, res.Error)
+		}
+		var paths []string
+		for _, c := range b.api.Calls()[before:] {
+			paths = append(paths, c.Path)
+		}
+		if strings.Join(paths, ",") != strings.Join(tc.paths, ",") {
+			t.Errorf("%s: calls %v, want %v", tc.body, paths, tc.paths)
+		}
+	}
+}
+
+func TestSecretsAreMaskedInHistory(t *testing.T) {
+	b := setup(t)
+	w := b.load(`
+name: secretive
+steps:
+  - id: call
+    uses: http
+    with:
+      method: POST
+      url: "{{API}}/x"
+      headers: { Authorization: "Bearer ${{ secrets.API_TOKEN }}" }
+      json: { echo: "${{ secrets.API_TOKEN }}" }
+`)
+	res := b.start(w, `{}`)
+	if res.Status != storage.RunSucceeded {
+		t.Fatalf("run %s: %s", res.Status, res.Error)
+	}
+	if got := b.api.Calls()[0].Header.Get("Authorization"); got != "Bearer s3cr3t-token-value" {
+		t.Fatalf("API got Authorization %q", got)
+	}
+	st := b.steps(res.RunID)["call"]
+	if strings.Contains(string(st.Input), "s3cr3t") || !strings.Contains(string(st.Input), "Bearer ***") {
+		t.Errorf("input not masked: %s", st.Input)
+	}
+}
+
+func TestRunLeftRunningIsRecoveredAtStart(t *testing.T) {
+	b := setup(t)
+	w := b.load(`
+name: recover
+steps:
+  - id: call
+    uses: http
+    with: { method: POST, url: "{{API}}/x" }
+`)
+	// A run claimed by a process that died: stored as running under a foreign lease.
+	ev := &engine.Event{Type: engine.EventWebhook, Time: time.Now().UTC(), Headers: map[string]string{}, Query: map[string]string{}}
+	run, _ := engine.NewRun(w, ev, storage.TriggerWebhook)
+	ctx := context.Background()
+	if err := b.store.EnqueueRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	// Stop the test engine first so only the new one can pick the run up.
+	_ = b.engine.Stop(ctx)
+	if _, err := b.store.ClaimRun(ctx, run.ID, storage.Lease{Owner: "dead", Until: time.Now().Add(time.Hour)}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e2, err := engine.New(engine.Config{Store: b.store, Actions: actions.NewRegistry(actions.Options{}), Workers: 2, Lease: 2 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e2.SetWorkflows(ctx, []*workflows.Workflow{w}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e2.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Stop(ctx)
+	res := <-e2.Watch(ctx, run.ID)
+	if res.Status != storage.RunSucceeded || len(b.api.Calls()) != 1 {
+		t.Fatalf("recovered run: %+v, calls %d", res, len(b.api.Calls()))
+	}
+}

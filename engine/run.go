@@ -1,0 +1,422 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/storage"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// errInterrupted is recorded on a step attempt cut short by shutdown; such attempts do
+// not count against the step's retry attempts.
+const errInterrupted = "interrupted: hookflow stopped while the step ran"
+
+// execution is one claim of one run: it walks the workflow's steps from the first one
+// not yet finished, records every attempt, and leaves the run finished, waiting for a
+// stored wake-up, or queued again after an interruption.
+type execution struct {
+	e     *Engine
+	c     *compiled
+	run   *storage.Run
+	log   *slog.Logger
+	vars  map[string]any
+	steps map[string]any // steps.ID -> {output, status, error}
+	prior map[int][]*storage.StepAttempt
+
+	pending    []*storage.StepAttempt // finished attempts not yet written
+	lastOutput any
+	response   *Response
+}
+
+// outcome of one step.
+type outcome int
+
+const (
+	stepDone        outcome = iota // go on with the next step
+	stepWaiting                    // the run waits for a stored wake-up
+	stepFailed                     // the run fails
+	stepInterrupted                // shutdown: the run goes back to the queue
+)
+
+// execute runs a claimed run until it finishes, waits or is interrupted.
+func (e *Engine) execute(run *storage.Run) {
+	e.active.Store(run.ID, struct{}{})
+	defer e.active.Delete(run.ID)
+	log := e.log.With("run_id", run.ID, "workflow", run.Workflow)
+	ctx := e.runCtx
+
+	c, err := e.version(ctx, run.WorkflowVersion)
+	if err != nil {
+		e.finish(ctx, &execution{e: e, run: run, log: log}, storage.RunFailed, err.Error())
+		return
+	}
+	x := &execution{e: e, c: c, run: run, log: log, steps: map[string]any{}}
+	if err := x.prepare(ctx); err != nil {
+		e.finish(ctx, x, storage.RunFailed, c.mask.String(err.Error()))
+		return
+	}
+	x.walk(ctx)
+}
+
+// prepare decodes the event, renders env and loads the attempts of earlier claims.
+func (x *execution) prepare(ctx context.Context) error {
+	ev, err := DecodeEvent(x.run.Event)
+	if err != nil {
+		return err
+	}
+	wf := x.c.wf
+	x.vars = map[string]any{
+		"event":    ev.Vars(),
+		"secrets":  x.c.secretVars,
+		"workflow": map[string]any{"name": wf.Name},
+		"run":      map[string]any{"id": strconv.FormatInt(x.run.ID, 10), "attempt": x.run.Attempt},
+		"steps":    x.steps,
+	}
+	env := make(map[string]any, len(wf.Env))
+	for _, v := range wf.Env {
+		val, err := v.Value.Render(x.vars)
+		if err != nil {
+			return fmt.Errorf("env %s: %w", v.Name, err)
+		}
+		env[v.Name] = val
+	}
+	x.vars["env"] = env
+
+	if x.run.Attempt > 1 || x.run.Trigger == storage.TriggerReplay {
+		attempts, err := x.e.store.StepAttempts(ctx, x.run.ID)
+		if err != nil {
+			return fmt.Errorf("load step attempts: %w", err)
+		}
+		x.prior = map[int][]*storage.StepAttempt{}
+		for _, a := range attempts {
+			x.prior[a.Seq] = append(x.prior[a.Seq], a)
+		}
+	}
+	return nil
+}
+
+// walk runs the steps, then on_failure if a step failed, and finishes the run.
+func (x *execution) walk(ctx context.Context) {
+	wf := x.c.wf
+	if wf.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, x.run.StartedAt.Add(wf.Timeout))
+		defer cancel()
+	}
+	var failure map[string]any
+	for i, st := range wf.Steps {
+		out, err := x.step(ctx, i, st)
+		switch out {
+		case stepDone:
+			continue
+		case stepWaiting:
+			return
+		case stepInterrupted:
+			x.e.requeue(x)
+			return
+		}
+		failure = map[string]any{"step": st.ID, "error": x.c.mask.String(err.Error())}
+		break
+	}
+	if failure == nil {
+		x.e.finish(ctx, x, storage.RunSucceeded, "")
+		return
+	}
+	x.vars["failure"] = failure
+	for j, st := range wf.OnFailure {
+		out, _ := x.step(ctx, len(wf.Steps)+j, st)
+		switch out {
+		case stepWaiting:
+			return
+		case stepInterrupted:
+			x.e.requeue(x)
+			return
+		}
+	}
+	x.e.finish(ctx, x, storage.RunFailed, fmt.Sprintf("step %s: %s", failure["step"], failure["error"]))
+}
+
+// step brings one step to an end: done, waiting for a retry, failed, or interrupted.
+func (x *execution) step(ctx context.Context, seq int, st *workflows.Step) (outcome, error) {
+	prior := x.prior[seq]
+	failures := 0
+	var waiting *storage.StepAttempt
+	if n := len(prior); n > 0 {
+		last := prior[n-1]
+		switch last.Status {
+		case storage.StepSucceeded, storage.StepSkipped:
+			x.remember(st, last.Status, decodeOutput(last.Output), "")
+			return stepDone, nil
+		case storage.StepFailed:
+			if last.Error != errInterrupted {
+				if st.ContinueOnError {
+					x.remember(st, last.Status, decodeOutput(last.Output), last.Error)
+					return stepDone, nil
+				}
+				return stepFailed, errors.New(last.Error)
+			}
+		case storage.StepWaiting:
+			waiting = last
+		case storage.StepRunning:
+			// In flight when the previous holder stopped: it runs again.
+			last.Status, last.Error, last.FinishedAt = storage.StepFailed, errInterrupted, x.e.clock.Now()
+			x.pending = append(x.pending, last)
+		}
+		for _, a := range prior {
+			if a.Error != errInterrupted && (a.Status == storage.StepFailed || a.Status == storage.StepWaiting) {
+				failures++
+			}
+		}
+	}
+	if waiting != nil {
+		waiting.Status = storage.StepFailed
+		x.pending = append(x.pending, waiting)
+	}
+
+	now := x.e.clock.Now()
+	att := &storage.StepAttempt{
+		RunID: x.run.ID, Seq: seq, StepID: st.ID, Uses: st.Uses,
+		Attempt: len(prior) + 1, StartedAt: now,
+	}
+	if st.If != nil {
+		ok, err := st.If.Bool(x.vars)
+		if err != nil {
+			return x.fail(st, att, actions.Permanent(fmt.Errorf("if: %w", err)), failures)
+		}
+		if !ok {
+			att.Status, att.FinishedAt = storage.StepSkipped, now
+			x.pending = append(x.pending, att)
+			x.remember(st, storage.StepSkipped, nil, "")
+			return stepDone, nil
+		}
+	}
+
+	inputs, err := x.inputs(st)
+	if err != nil {
+		return x.fail(st, att, actions.Permanent(err), failures)
+	}
+	att.Status = storage.StepRunning
+	att.Input = x.encode(inputRecord(st, inputs))
+	if err := x.save(ctx, nil, att); err != nil {
+		x.log.Error("record step start", "step", st.ID, "err", err)
+		return stepInterrupted, err
+	}
+
+	output, err := x.invoke(ctx, st, att, inputs)
+	att.FinishedAt = x.e.clock.Now()
+	if err != nil {
+		// An action may say what went wrong in its output too (an http status and body).
+		att.Output = x.encode(output)
+		if x.e.runCtx.Err() != nil {
+			att.Status, att.Error = storage.StepFailed, errInterrupted
+			x.pending = append(x.pending, att)
+			return stepInterrupted, err
+		}
+		return x.fail(st, att, err, failures)
+	}
+	att.Status = storage.StepSucceeded
+	att.Output = x.encode(output)
+	x.pending = append(x.pending, att)
+	x.remember(st, storage.StepSucceeded, output, "")
+	x.lastOutput = output
+	if st.Uses == "respond" {
+		x.response = responseFrom(output)
+	}
+	return stepDone, nil
+}
+
+// inputs renders the step's `with`, once, or once per element under foreach.
+func (x *execution) inputs(st *workflows.Step) ([]map[string]any, error) {
+	if st.Foreach == nil {
+		with, err := renderWith(st.With, x.vars)
+		if err != nil {
+			return nil, err
+		}
+		return []map[string]any{with}, nil
+	}
+	v, err := st.Foreach.Eval(x.vars)
+	if err != nil {
+		return nil, fmt.Errorf("foreach: %w", err)
+	}
+	items := asList(v)
+	out := make([]map[string]any, len(items))
+	for i, item := range items {
+		x.vars["item"], x.vars["index"] = item, i
+		out[i], err = renderWith(st.With, x.vars)
+		if err != nil {
+			delete(x.vars, "item")
+			delete(x.vars, "index")
+			return nil, fmt.Errorf("foreach element %d: %w", i, err)
+		}
+	}
+	delete(x.vars, "item")
+	delete(x.vars, "index")
+	return out, nil
+}
+
+// invoke runs the action once per input under the step's timeout. Under foreach the
+// output is the list of outputs and the first failing element fails the step.
+func (x *execution) invoke(ctx context.Context, st *workflows.Step, att *storage.StepAttempt, inputs []map[string]any) (any, error) {
+	a, ok := x.e.actions.Lookup(st.Uses)
+	if !ok {
+		return nil, actions.Permanentf("unknown action %q", st.Uses)
+	}
+	if st.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, st.Timeout)
+		defer cancel()
+	}
+	in := actions.Input{
+		RunID: strconv.FormatInt(x.run.ID, 10), StepID: st.ID, Index: -1, Attempt: att.Attempt,
+		Log: x.log.With("step", st.ID),
+	}
+	if st.Foreach == nil {
+		in.With = inputs[0]
+		return a.Run(ctx, in)
+	}
+	outputs := make([]any, 0, len(inputs))
+	for i, with := range inputs {
+		in.With, in.Index = with, i
+		out, err := a.Run(ctx, in)
+		if err != nil {
+			return outputs, fmt.Errorf("element %d: %w", i, err)
+		}
+		outputs = append(outputs, out)
+	}
+	return outputs, nil
+}
+
+// fail records a failed attempt: the run waits for a retry when the error is retryable
+// and attempts remain; otherwise the step fails, which fails the run unless the step
+// continues on error.
+func (x *execution) fail(st *workflows.Step, att *storage.StepAttempt, err error, failures int) (outcome, error) {
+	msg := x.c.mask.String(err.Error())
+	now := x.e.clock.Now()
+	att.Error, att.FinishedAt = msg, now
+	policy := defaultRetry
+	if st.Retry != nil {
+		policy = *st.Retry
+	}
+	if !actions.IsPermanent(err) && failures+1 < policy.Attempts {
+		asked, _ := actions.RetryDelay(err)
+		next := now.Add(backoff(policy, failures+1, asked, nil))
+		att.Status, att.NextAt = storage.StepWaiting, next
+		x.run.Status, x.run.NextAt = storage.RunWaiting, next
+		x.run.LeaseOwner, x.run.LeaseUntil = "", time.Time{}
+		if serr := x.save(context.Background(), x.run, att); serr != nil {
+			x.log.Error("record retry", "step", st.ID, "err", serr)
+		}
+		x.log.Info("step will retry", "step", st.ID, "attempt", att.Attempt, "next_at", next, "err", msg)
+		x.e.wakeup(next)
+		return stepWaiting, err
+	}
+	att.Status = storage.StepFailed
+	x.pending = append(x.pending, att)
+	x.remember(st, storage.StepFailed, nil, msg)
+	if st.ContinueOnError {
+		return stepDone, nil
+	}
+	return stepFailed, errors.New(msg)
+}
+
+// remember makes a finished step visible to later expressions as steps.ID.
+func (x *execution) remember(st *workflows.Step, status storage.StepStatus, output any, errText string) {
+	x.steps[st.ID] = map[string]any{"output": output, "status": string(status), "error": errText}
+}
+
+// save writes the run (optional), the pending finished attempts and the given attempt
+// in one commit.
+func (x *execution) save(ctx context.Context, run *storage.Run, att ...*storage.StepAttempt) error {
+	all := append(x.pending, att...)
+	if err := x.e.store.Update(ctx, run, all...); err != nil {
+		return err
+	}
+	x.pending = x.pending[:0]
+	return nil
+}
+
+// encode stores a value as masked JSON.
+func (x *execution) encode(v any) []byte {
+	if v == nil {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		b, _ = json.Marshal(map[string]string{"unencodable": err.Error()})
+	}
+	return x.c.mask.Bytes(b)
+}
+
+func inputRecord(st *workflows.Step, inputs []map[string]any) any {
+	if st.Foreach == nil {
+		return inputs[0]
+	}
+	return inputs
+}
+
+func renderWith(v *workflows.Value, vars map[string]any) (map[string]any, error) {
+	if v == nil {
+		return map[string]any{}, nil
+	}
+	out, err := v.Render(vars)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := out.(map[string]any)
+	if !ok {
+		if out == nil {
+			return map[string]any{}, nil
+		}
+		return nil, fmt.Errorf("with must be a map, got %T", out)
+	}
+	return m, nil
+}
+
+// asList makes a foreach value a list: a list as is, nil as empty, anything else a
+// list of one (entity webhooks send one id or a list of ids).
+func asList(v any) []any {
+	switch t := v.(type) {
+	case nil:
+		return nil
+	case []any:
+		return t
+	case []map[string]any:
+		out := make([]any, len(t))
+		for i := range t {
+			out[i] = t[i]
+		}
+		return out
+	case []string:
+		out := make([]any, len(t))
+		for i := range t {
+			out[i] = t[i]
+		}
+		return out
+	case []int:
+		out := make([]any, len(t))
+		for i := range t {
+			out[i] = t[i]
+		}
+		return out
+	default:
+		return []any{v}
+	}
+}
+
+func decodeOutput(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	v, err := DecodeJSON(b)
+	if err != nil {
+		return nil
+	}
+	return v
+}

@@ -1,0 +1,345 @@
+// Package webhook is the HTTP intake: it serves /hooks/<path>, reads and parses each
+// request, routes it to the workflows whose method, verification and `when` it passes,
+// records the delivery and its runs in one shared commit, and only then answers.
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/storage"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// Prefix is where hooks are served.
+const Prefix = "/hooks/"
+
+// Handler serves webhook intake. Its routes are swapped whole by SetWorkflows, so a
+// reload never drops or half-routes a request.
+type Handler struct {
+	engine *engine.Engine
+	log    *slog.Logger
+	routes atomic.Pointer[table]
+}
+
+// New returns a handler that starts runs on e.
+func New(e *engine.Engine, log *slog.Logger) *Handler {
+	if log == nil {
+		log = slog.Default()
+	}
+	h := &Handler{engine: e, log: log}
+	h.routes.Store(&table{})
+	return h
+}
+
+// Register mounts the intake on r at /hooks/*path.
+func (h *Handler) Register(r gin.IRouter) {
+	r.Any(Prefix+"*path", h.ServeGin)
+}
+
+// SetWorkflows routes hooks to the webhook triggers of ws.
+func (h *Handler) SetWorkflows(ws []*workflows.Workflow) {
+	t := table{}
+	for _, w := range ws {
+		if w.On.Webhook == nil {
+			continue
+		}
+		t[w.On.Webhook.Path] = append(t[w.On.Webhook.Path], newRoute(w))
+	}
+	h.routes.Store(&t)
+}
+
+// table maps a hook path (without /hooks/) to the workflows it serves.
+type table map[string][]*route
+
+type route struct {
+	wf      *workflows.Workflow
+	hook    *workflows.Webhook
+	methods map[string]bool
+}
+
+func newRoute(w *workflows.Workflow) *route {
+	r := &route{wf: w, hook: w.On.Webhook, methods: map[string]bool{}}
+	for _, m := range r.hook.Methods {
+		r.methods[m] = true
+	}
+	return r
+}
+
+// request is one intake request on its way through the handler.
+type request struct {
+	c        *gin.Context
+	delivery *storage.Delivery
+	event    *engine.Event
+}
+
+// reject records the delivery with its status and answers {"error": msg}.
+func (h *Handler) reject(rq *request, status int, msg string) {
+	rq.delivery.StatusCode = status
+	rq.delivery.Error = msg
+	if err := h.engine.Record(rq.c.Request.Context(), rq.delivery); err != nil {
+		h.log.Error("record rejected delivery", "path", rq.delivery.Path, "status", status, "err", err)
+	}
+	if status == http.StatusServiceUnavailable {
+		rq.c.Header("Retry-After", "1")
+	}
+	rq.c.JSON(status, gin.H{"error": msg})
+}
+
+// ServeGin handles one intake request.
+func (h *Handler) ServeGin(c *gin.Context) {
+	now := h.engine.Now()
+	path := strings.TrimPrefix(c.Param("path"), "/")
+	plain, safe := flattenHeaders(c.Request.Header)
+	rq := &request{c: c, delivery: &storage.Delivery{
+		Method: c.Request.Method, Path: c.Request.URL.Path, Headers: safe, ReceivedAt: now,
+	}}
+
+	select {
+	case <-h.engine.Stopping():
+		h.reject(rq, http.StatusServiceUnavailable, "shutting down")
+		return
+	default:
+	}
+	routes := (*h.routes.Load())[path]
+	if len(routes) == 0 {
+		h.reject(rq, http.StatusNotFound, "no workflow serves this hook")
+		return
+	}
+	var allowed []*route
+	var limit int64
+	for _, r := range routes {
+		if r.methods[c.Request.Method] {
+			allowed = append(allowed, r)
+			limit = max(limit, r.hook.MaxBody)
+		}
+	}
+	if len(allowed) == 0 {
+		c.Header("Allow", allowedMethods(routes))
+		h.reject(rq, http.StatusMethodNotAllowed, "method not allowed")
+		return
+	}
+
+	raw, err := io.ReadAll(io.LimitReader(c.Request.Body, limit+1))
+	rq.delivery.Body = raw
+	if err != nil {
+		h.reject(rq, http.StatusBadRequest, "could not read the request body")
+		return
+	}
+	if int64(len(raw)) > limit {
+		rq.delivery.Body = raw[:limit]
+		h.reject(rq, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", limit))
+		return
+	}
+	body, err := ParseBody(c.ContentType(), raw)
+	if err != nil {
+		h.reject(rq, http.StatusBadRequest, err.Error())
+		return
+	}
+	rq.event = &engine.Event{
+		Type: engine.EventWebhook, Time: now, Method: c.Request.Method, Path: c.Request.URL.Path,
+		IP: c.ClientIP(), Headers: plain, Query: firstValuesString(c.Request.URL.Query()),
+		Raw: string(raw), Body: body,
+	}
+	h.accept(rq, allowed)
+}
+
+// accept routes the request to every allowed workflow whose `when` passes, stores the
+// delivery with its runs and answers.
+func (h *Handler) accept(rq *request, routes []*route) {
+	var runs []*storage.Run
+	var sync *route
+	for _, r := range routes {
+		rs, err := h.runsFor(rq, r)
+		if err != nil {
+			h.log.Warn("webhook routing", "workflow", r.wf.Name, "err", err)
+			continue
+		}
+		if len(rs) > 0 && r.hook.Respond == workflows.RespondSync && sync == nil {
+			sync = r
+		}
+		runs = append(runs, rs...)
+	}
+	rq.delivery.StatusCode = http.StatusAccepted
+	if len(runs) == 0 {
+		rq.delivery.StatusCode = http.StatusOK
+	}
+	ctx := rq.c.Request.Context()
+	results, err := h.engine.Accept(ctx, rq.delivery, runs, sync != nil)
+	if err != nil {
+		if errors.Is(err, storage.ErrOverloaded) || errors.Is(err, engine.ErrStopping) {
+			h.reject(rq, http.StatusServiceUnavailable, "overloaded, retry later")
+			return
+		}
+		h.log.Error("record delivery", "path", rq.delivery.Path, "err", err)
+		rq.c.Header("Retry-After", "1")
+		rq.c.JSON(http.StatusServiceUnavailable, gin.H{"error": "could not store the delivery"})
+		return
+	}
+	if sync != nil {
+		if h.respondSync(rq, sync, runs, results) {
+			return
+		}
+	}
+	h.respondAsync(rq, runs)
+}
+
+// runsFor returns the runs the request starts for one workflow (none when `when` does
+// not match; one per element of a batch).
+func (h *Handler) runsFor(rq *request, r *route) ([]*storage.Run, error) {
+	vars, err := h.engine.TriggerVars(r.wf, rq.event)
+	if err != nil {
+		return nil, err
+	}
+	if r.hook.When != nil {
+		ok, err := r.hook.When.Bool(vars)
+		if err != nil {
+			return nil, fmt.Errorf("when: %w", err)
+		}
+		if !ok {
+			return nil, nil
+		}
+	}
+	events := []*engine.Event{rq.event}
+	if list, ok := rq.event.Body.([]any); ok && r.hook.Batch {
+		events = events[:0]
+		for _, item := range list {
+			ev := *rq.event
+			ev.Body = item
+			events = append(events, &ev)
+		}
+	}
+	runs := make([]*storage.Run, 0, len(events))
+	for _, ev := range events {
+		run, err := engine.NewRun(r.wf, ev, storage.TriggerWebhook)
+		if err != nil {
+			return nil, err
+		}
+		if r.hook.Dedupe != nil {
+			key, err := keyOf(r.hook.Dedupe, ev, vars)
+			if err != nil {
+				return nil, fmt.Errorf("dedupe: %w", err)
+			}
+			run.DedupeKey, run.DedupeUntil = key, ev.Time.Add(r.hook.DedupeWindow)
+		}
+		runs = append(runs, run)
+	}
+	return runs, nil
+}
+
+// keyOf evaluates a key expression for one (batch element) event.
+func keyOf(x *workflows.Expr, ev *engine.Event, vars map[string]any) (string, error) {
+	v := map[string]any{}
+	for k, val := range vars {
+		v[k] = val
+	}
+	v["event"] = ev.Vars()
+	out, err := x.Eval(v)
+	if err != nil || out == nil {
+		return "", err
+	}
+	return fmt.Sprint(out), nil
+}
+
+func (h *Handler) respondAsync(rq *request, runs []*storage.Run) {
+	ids := make([]string, 0, len(runs))
+	duplicate := len(runs) > 0
+	for _, r := range runs {
+		if r.DuplicateOf != 0 {
+			ids = append(ids, strconv.FormatInt(r.DuplicateOf, 10))
+			continue
+		}
+		duplicate = false
+		ids = append(ids, strconv.FormatInt(r.ID, 10))
+	}
+	out := gin.H{"delivery_id": strconv.FormatInt(rq.delivery.ID, 10), "runs": ids}
+	status := rq.delivery.StatusCode
+	if duplicate {
+		out["duplicate"] = true
+		status = http.StatusOK
+	}
+	rq.c.JSON(status, out)
+}
+
+// respondSync waits for the first sync workflow's run and answers with its outcome;
+// false means the request should be answered as async (the run was a duplicate).
+func (h *Handler) respondSync(rq *request, r *route, runs []*storage.Run, results []<-chan engine.Result) bool {
+	var run *storage.Run
+	var ch <-chan engine.Result
+	for i, x := range runs {
+		if x.Workflow == r.wf.Name && results[i] != nil {
+			run, ch = x, results[i]
+			break
+		}
+	}
+	if ch == nil {
+		return false
+	}
+	id := strconv.FormatInt(run.ID, 10)
+	ctx, cancel := context.WithTimeout(rq.c.Request.Context(), r.hook.Timeout)
+	defer cancel()
+	select {
+	case res := <-ch:
+		writeResult(rq.c, id, res)
+	case <-ctx.Done():
+		h.engine.Unwatch(run.ID, ch)
+		rq.c.JSON(http.StatusAccepted, gin.H{"run_id": id, "status": "running"})
+	}
+	return true
+}
+
+func writeResult(c *gin.Context, id string, res engine.Result) {
+	if resp := res.Response; resp != nil {
+		for k, v := range resp.Headers {
+			c.Header(k, v)
+		}
+		switch b := resp.Body.(type) {
+		case nil:
+			c.Status(resp.Status)
+		case string:
+			c.String(resp.Status, "%s", b)
+		default:
+			c.JSON(resp.Status, b)
+		}
+		return
+	}
+	if res.Status == storage.RunSucceeded {
+		c.JSON(http.StatusOK, gin.H{"run_id": id, "status": string(res.Status), "output": res.Output})
+		return
+	}
+	c.JSON(http.StatusInternalServerError, gin.H{"run_id": id, "status": string(res.Status), "error": res.Error})
+}
+
+func allowedMethods(routes []*route) string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range routes {
+		for _, m := range r.hook.Methods {
+			if !seen[m] {
+				seen[m] = true
+				out = append(out, m)
+			}
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+func firstValuesString(vals map[string][]string) map[string]string {
+	out := make(map[string]string, len(vals))
+	for k, v := range vals {
+		if len(v) > 0 {
+			out[k] = v[0]
+		}
+	}
+	return out
+}
