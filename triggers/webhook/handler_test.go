@@ -1,0 +1,402 @@
+package webhook_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/storage"
+	"github.com/hookflow/hookflow/storage/sqlite"
+	"github.com/hookflow/hookflow/triggers/webhook"
+	"github.com/hookflow/hookflow/workflows"
+)
+
+// bundle is a running intake: engine on a real SQLite file, the webhook handler behind
+// a real HTTP server, and an API that records what workflows call.
+type bundle struct {
+	t      *testing.T
+	store  storage.Store
+	engine *engine.Engine
+	server *httptest.Server
+	api    *httptest.Server
+	mu     sync.Mutex
+	calls  []string
+}
+
+func setup(t *testing.T, files ...string) *bundle {
+	t.Helper()
+	b := &bundle{t: t}
+	b.api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		b.mu.Lock()
+		b.calls = append(b.calls, r.Method+" "+r.URL.Path+" "+string(body))
+		b.mu.Unlock()
+		if strings.HasSuffix(r.URL.Path, "/slow") {
+			time.Sleep(500 * time.Millisecond)
+		}
+		if strings.HasSuffix(r.URL.Path, "/broken") {
+			http.Error(w, "nope", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ok":true}`))
+	}))
+	t.Cleanup(b.api.Close)
+
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "hookflow.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(engine.Config{Store: st, Actions: actions.NewRegistry(actions.Options{}), Workers: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ws []*workflows.Workflow
+	for i, src := range files {
+		src = strings.ReplaceAll(src, "{{API}}", b.api.URL)
+		w, err := workflows.Parse(filepath.Join("wf", string(rune('a'+i))+".yaml"), []byte(src), e.Specs())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws = append(ws, w)
+	}
+	if err := e.SetWorkflows(context.Background(), ws); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := webhook.New(e, nil)
+	h.SetWorkflows(ws)
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	h.Register(r)
+	b.server = httptest.NewServer(r)
+	t.Cleanup(func() {
+		b.server.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = e.Stop(ctx)
+		_ = st.Close()
+	})
+	b.store, b.engine = st, e
+	return b
+}
+
+type answer struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func (b *bundle) post(method, path, contentType, body string) answer {
+	b.t.Helper()
+	req, err := http.NewRequest(method, b.server.URL+path, strings.NewReader(body))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	a := answer{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	_ = json.Unmarshal(raw, &a.body)
+	return a
+}
+
+// waitRuns waits until every run of the answer has finished and returns them.
+func (b *bundle) waitRuns(a answer) []*storage.Run {
+	b.t.Helper()
+	var out []*storage.Run
+	ids, _ := a.body["runs"].([]any)
+	for _, v := range ids {
+		id, err := strconvID(v)
+		if err != nil {
+			b.t.Fatalf("run id %v: %v", v, err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			r, err := b.store.GetRun(context.Background(), id)
+			if err == nil && r.Status.Finished() {
+				out = append(out, r)
+				break
+			}
+			if time.Now().After(deadline) {
+				b.t.Fatalf("run %d did not finish", id)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	return out
+}
+
+func strconvID(v any) (int64, error) {
+	s, _ := v.(string)
+	var id int64
+	err := json.Unmarshal([]byte(s), &id)
+	return id, err
+}
+
+func (b *bundle) deliveries() []*storage.Delivery {
+	b.t.Helper()
+	ds, err := b.store.ListDeliveries(context.Background(), storage.DeliveryFilter{})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return ds
+}
+
+func (b *bundle) apiCalls() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.calls...)
+}
+
+const pay = `
+name: pay
+on:
+  webhook:
+    path: stripe
+    when: event.body.type == "payment_intent.succeeded"
+steps:
+  - id: invoice
+    uses: http
+    with:
+      method: PATCH
+      url: "{{API}}/invoices/${{ event.body.invoice }}"
+      json: { amount: "${{ event.body.amount }}" }
+`
+
+func TestAcceptedWebhookIsStoredThenRun(t *testing.T) {
+	b := setup(t, pay)
+	a := b.post("POST", "/hooks/stripe", "application/json", `{"type":"payment_intent.succeeded","invoice":"INV-7","amount":1250}`)
+	if a.status != http.StatusAccepted {
+		t.Fatalf("status %d: %s", a.status, a.raw)
+	}
+	if _, ok := a.body["delivery_id"].(string); !ok {
+		t.Errorf("delivery_id is not a string id: %s", a.raw)
+	}
+	runs := b.waitRuns(a)
+	if len(runs) != 1 || runs[0].Status != storage.RunSucceeded || runs[0].Trigger != storage.TriggerWebhook {
+		t.Fatalf("runs = %+v", runs)
+	}
+	if got := b.apiCalls(); len(got) != 1 || got[0] != `PATCH /invoices/INV-7 {"amount":1250}` {
+		t.Fatalf("calls = %q", got)
+	}
+	ds := b.deliveries()
+	if len(ds) != 1 || ds[0].StatusCode != http.StatusAccepted || len(ds[0].Runs) != 1 || ds[0].Runs[0] != runs[0].ID {
+		t.Fatalf("deliveries = %+v", ds)
+	}
+}
+
+func TestNoMatchAnswers200WithNoRuns(t *testing.T) {
+	b := setup(t, pay)
+	a := b.post("POST", "/hooks/stripe", "application/json", `{"type":"charge.refunded"}`)
+	if a.status != http.StatusOK || a.raw == "" || len(a.body["runs"].([]any)) != 0 {
+		t.Fatalf("answer %d %s", a.status, a.raw)
+	}
+	if ds := b.deliveries(); len(ds) != 1 || ds[0].StatusCode != http.StatusOK {
+		t.Fatalf("deliveries = %+v", ds)
+	}
+}
+
+func TestRejectedRequestsAreRecorded(t *testing.T) {
+	b := setup(t, pay)
+	cases := []struct {
+		method, path, ctype, body string
+		status                    int
+	}{
+		{"POST", "/hooks/nope", "application/json", `{}`, http.StatusNotFound},
+		{"GET", "/hooks/stripe", "", ``, http.StatusMethodNotAllowed},
+		{"POST", "/hooks/stripe", "application/json", `{"type":`, http.StatusBadRequest},
+		{"POST", "/hooks/stripe", "application/vnd.api+json", `not json`, http.StatusBadRequest},
+	}
+	for _, c := range cases {
+		a := b.post(c.method, c.path, c.ctype, c.body)
+		if a.status != c.status {
+			t.Errorf("%s %s: status %d, want %d (%s)", c.method, c.path, a.status, c.status, a.raw)
+		}
+		if msg, _ := a.body["error"].(string); msg == "" {
+			t.Errorf("%s %s: no error message: %s", c.method, c.path, a.raw)
+		}
+		if c.status == http.StatusMethodNotAllowed && a.header.Get("Allow") != "POST" {
+			t.Errorf("Allow = %q", a.header.Get("Allow"))
+		}
+	}
+	ds := b.deliveries()
+	if len(ds) != len(cases) {
+		t.Fatalf("%d deliveries recorded, want %d", len(ds), len(cases))
+	}
+	for i, d := range ds { // newest first
+		c := cases[len(cases)-1-i]
+		if d.StatusCode != c.status || d.Method != c.method || d.Error == "" || len(d.Runs) != 0 {
+			t.Errorf("delivery %d = %+v, want status %d", i, d, c.status)
+		}
+	}
+	if len(b.apiCalls()) != 0 {
+		t.Error("a rejected request started a run")
+	}
+}
+
+func TestBodiesAreParsedByContentType(t *testing.T) {
+	b := setup(t, `
+name: echo
+on: { webhook: { path: echo } }
+steps:
+  - id: keep
+    uses: set
+    with: { body: "${{ event.body }}", raw: "${{ event.raw }}", q: "${{ event.query.x }}" }
+`)
+	cases := []struct{ ctype, body, want string }{
+		{"application/json", `{"a":1}`, `{"a":1}`},
+		{"application/x-www-form-urlencoded", `a=1&a=2&b=x`, `{"a":"1","b":"x"}`},
+		{"text/plain", `hello`, `"hello"`},
+		{"text/plain", `[{"uuid":"u1"}]`, `[{"uuid":"u1"}]`}, // JSON sent as text still parses
+		{"", ``, `null`},
+	}
+	for _, c := range cases {
+		a := b.post("POST", "/hooks/echo?x=7", c.ctype, c.body)
+		if a.status != http.StatusAccepted {
+			t.Fatalf("%q: %d %s", c.body, a.status, a.raw)
+		}
+		run := b.waitRuns(a)[0]
+		steps, _ := b.store.RunSteps(context.Background(), run.ID)
+		var out struct {
+			Body json.RawMessage `json:"body"`
+			Raw  string          `json:"raw"`
+			Q    string          `json:"q"`
+		}
+		if err := json.Unmarshal(steps[0].Output, &out); err != nil {
+			t.Fatal(err)
+		}
+		if string(out.Body) != c.want || out.Raw != c.body || out.Q != "7" {
+			t.Errorf("%q as %q: body %s raw %q q %q, want %s", c.body, c.ctype, out.Body, out.Raw, out.Q, c.want)
+		}
+	}
+}
+
+func TestBatchStartsOneRunPerElement(t *testing.T) {
+	b := setup(t, `
+name: sessions
+on: { webhook: { path: synthesis, batch: true } }
+steps:
+  - id: book
+    uses: http
+    with: { method: POST, url: "{{API}}/sessions/${{ event.body.uuid }}" }
+`)
+	a := b.post("POST", "/hooks/synthesis", "application/json", `[{"uuid":"a","action":"create"},{"uuid":"b","action":"delete"}]`)
+	if a.status != http.StatusAccepted || len(b.waitRuns(a)) != 2 {
+		t.Fatalf("answer %d %s", a.status, a.raw)
+	}
+	a = b.post("POST", "/hooks/synthesis", "application/json", `[]`)
+	if a.status != http.StatusOK || len(a.body["runs"].([]any)) != 0 {
+		t.Fatalf("empty batch: %d %s", a.status, a.raw)
+	}
+	a = b.post("POST", "/hooks/synthesis", "application/json", `{"uuid":"c"}`)
+	if a.status != http.StatusAccepted || len(b.waitRuns(a)) != 1 {
+		t.Fatalf("single object: %d %s", a.status, a.raw)
+	}
+	calls := strings.Join(b.apiCalls(), "|")
+	for _, want := range []string{"POST /sessions/a ", "POST /sessions/b ", "POST /sessions/c "} {
+		if !strings.Contains(calls, want) {
+			t.Errorf("missing call %q in %s", want, calls)
+		}
+	}
+}
+
+func TestSeveralWorkflowsShareAPath(t *testing.T) {
+	b := setup(t, `
+name: created
+on: { webhook: { path: users, when: 'event.body.event == "created"' } }
+steps: [{ id: a, uses: http, with: { method: POST, url: "{{API}}/created" } }]
+`, `
+name: audit
+on: { webhook: { path: users } }
+steps: [{ id: a, uses: http, with: { method: POST, url: "{{API}}/audit" } }]
+`)
+	a := b.post("POST", "/hooks/users", "application/json", `{"event":"created"}`)
+	if a.status != http.StatusAccepted || len(b.waitRuns(a)) != 2 {
+		t.Fatalf("answer %d %s", a.status, a.raw)
+	}
+	a = b.post("POST", "/hooks/users", "application/json", `{"event":"deleted"}`)
+	if runs := b.waitRuns(a); len(runs) != 1 || runs[0].Workflow != "audit" {
+		t.Fatalf("runs = %+v", runs)
+	}
+}
+
+func TestSyncRespondsWithTheRunsOutcome(t *testing.T) {
+	b := setup(t, `
+name: sync-ok
+on: { webhook: { path: ok, respond: sync } }
+steps:
+  - { id: fetch, uses: http, with: { url: "{{API}}/user" } }
+  - { id: answer, uses: respond, with: { status: 201, headers: { X-Sync: yes }, body: { user: "${{ steps.fetch.output.body.ok }}" } } }
+`, `
+name: sync-fail
+on: { webhook: { path: fail, respond: sync } }
+steps:
+  - { id: patch, uses: http, with: { method: PATCH, url: "{{API}}/broken" } }
+on_failure:
+  - uses: respond
+    with: { status: 422, body: { error: "sync failed at ${{ failure.step }}" } }
+`, `
+name: sync-slow
+on: { webhook: { path: slow, respond: sync, timeout: 100ms } }
+steps:
+  - { id: wait, uses: http, with: { url: "{{API}}/slow" } }
+`, `
+name: sync-default
+on: { webhook: { path: plain, respond: sync } }
+steps:
+  - { id: s, uses: set, with: { n: 5 } }
+`)
+	a := b.post("POST", "/hooks/ok", "application/json", `{}`)
+	if a.status != 201 || a.header.Get("X-Sync") != "yes" || a.raw != `{"user":true}` {
+		t.Errorf("ok: %d %v %s", a.status, a.header, a.raw)
+	}
+	a = b.post("POST", "/hooks/fail", "application/json", `{}`)
+	if a.status != 422 || a.body["error"] != "sync failed at patch" {
+		t.Errorf("fail: %d %s", a.status, a.raw)
+	}
+	a = b.post("POST", "/hooks/slow", "application/json", `{}`)
+	if a.status != http.StatusAccepted || a.body["status"] != "running" || a.body["run_id"] == nil {
+		t.Errorf("slow: %d %s", a.status, a.raw)
+	}
+	a = b.post("POST", "/hooks/plain", "", ``)
+	if a.status != 200 || a.body["status"] != "succeeded" || a.raw != `{"output":{"n":5},"run_id":"`+a.body["run_id"].(string)+`","status":"succeeded"}` {
+		t.Errorf("plain: %d %s", a.status, a.raw)
+	}
+}
+
+func TestBodyOverMaxBodyIs413(t *testing.T) {
+	b := setup(t, `
+name: small
+on: { webhook: { path: small, max_body: 16 } }
+steps: [{ id: s, uses: set, with: { a: 1 } }]
+`)
+	a := b.post("POST", "/hooks/small", "text/plain", strings.Repeat("x", 17))
+	if a.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d", a.status)
+	}
+	a = b.post("POST", "/hooks/small", "text/plain", strings.Repeat("x", 16))
+	if a.status != http.StatusAccepted {
+		t.Fatalf("status %d", a.status)
+	}
+}
