@@ -241,11 +241,12 @@ func (x *execution) inputs(st *workflows.Step) ([]map[string]any, error) {
 		}
 		return []map[string]any{with}, nil
 	}
-	v, err := st.Foreach.Eval(x.vars)
+	// One value counts as a list of one and nil as an empty list: entity webhooks send
+	// one id or a list of ids, and none on delete.
+	items, err := st.Foreach.List(x.vars)
 	if err != nil {
 		return nil, fmt.Errorf("foreach: %w", err)
 	}
-	items := asList(v)
 	out := make([]map[string]any, len(items))
 	for i, item := range items {
 		x.vars["item"], x.vars["index"] = item, i
@@ -377,37 +378,6 @@ func renderWith(v *workflows.Value, vars map[string]any) (map[string]any, error)
 		return nil, fmt.Errorf("with must be a map, got %T", out)
 	}
 	return m, nil
-}
-
-// asList makes a foreach value a list: a list as is, nil as empty, anything else a
-// list of one (entity webhooks send one id or a list of ids).
-func asList(v any) []any {
-	switch t := v.(type) {
-	case nil:
-		return nil
-	case []any:
-		return t
-	case []map[string]any:
-		out := make([]any, len(t))
-		for i := range t {
-			out[i] = t[i]
-		}
-		return out
-	case []string:
-		out := make([]any, len(t))
-		for i := range t {
-			out[i] = t[i]
-		}
-		return out
-	case []int:
-		out := make([]any, len(t))
-		for i := range t {
-			out[i] = t[i]
-		}
-		return out
-	default:
-		return []any{v}
-	}
 }
 
 func decodeOutput(b []byte) any {
