@@ -28,7 +28,8 @@ type Input struct {
 	RunID   string
 	StepID  string
 	Index   int // element index inside foreach; -1 outside
-	Attempt int // 1-based
+	Attempt int       // 1-based
+	Since   time.Time // when the step's first attempt started (delay counts from it)
 	Log     *slog.Logger
 }
 
@@ -148,4 +149,23 @@ func RetryDelay(err error) (time.Duration, bool) {
 		return r.after, true
 	}
 	return 0, false
+}
+
+// waitError asks the engine to run the step again at a stored time without counting a
+// failure (the delay action).
+type waitError struct{ until time.Time }
+
+func (e *waitError) Error() string { return "waiting until " + e.until.UTC().Format(time.RFC3339) }
+
+// WaitUntil tells the engine to park the step until t and then run it again. The wait
+// is stored, so it survives restarts.
+func WaitUntil(t time.Time) error { return &waitError{until: t} }
+
+// WaitTime returns the time asked for with WaitUntil, if err is such a request.
+func WaitTime(err error) (time.Time, bool) {
+	var w *waitError
+	if errors.As(err, &w) {
+		return w.until, true
+	}
+	return time.Time{}, false
 }

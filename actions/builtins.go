@@ -19,6 +19,7 @@ func builtins(opts Options) map[string]Action {
 		"log":     &Log{},
 		"fail":    &Fail{},
 		"respond": &Respond{},
+		"delay":   &Delay{},
 	}
 }
 

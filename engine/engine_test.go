@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -438,4 +439,126 @@ steps:
 	if res.Status != storage.RunSucceeded || len(b.api.Calls()) != 1 {
 		t.Fatalf("recovered run: %+v, calls %d", res, len(b.api.Calls()))
 	}
+}
+
+func TestDelayIsAStoredWaitThatSurvivesARestart(t *testing.T) {
+	b := setup(t)
+	w := b.load(`
+name: later
+steps:
+  - id: pause
+    uses: delay
+    with: { duration: 300ms }
+  - id: call
+    uses: http
+    with: { method: POST, url: "{{API}}/after" }
+`)
+	ctx := context.Background()
+	ev := &engine.Event{Type: engine.EventManual, Time: time.Now().UTC(), Headers: map[string]string{}, Query: map[string]string{}}
+	run, _ := engine.NewRun(w, ev, storage.TriggerManual)
+	if _, err := b.engine.Enqueue(ctx, run, false); err != nil {
+		t.Fatal(err)
+	}
+	// The run parks as waiting with a stored wake-up time...
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r, err := b.store.GetRun(ctx, run.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status == storage.RunWaiting {
+			if r.NextAt.IsZero() {
+				t.Fatal("waiting run without a wake-up time")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run never waited: %s", r.Status)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	// ...which a new engine honours after this one stops.
+	if err := b.engine.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(b.api.Calls()); n != 0 {
+		t.Fatalf("step after the delay ran early (%d calls)", n)
+	}
+	e2, err := engine.New(engine.Config{Store: b.store, Actions: actions.NewRegistry(actions.Options{}), Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e2.SetWorkflows(ctx, []*workflows.Workflow{w}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e2.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Stop(ctx)
+	select {
+	case res := <-e2.Watch(ctx, run.ID):
+		if res.Status != storage.RunSucceeded {
+			t.Fatalf("run %s: %s", res.Status, res.Error)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not finish after the restart")
+	}
+	steps := b.steps(run.ID)
+	if steps["pause"].Attempt != 1 || steps["pause"].Status != storage.StepSucceeded {
+		t.Errorf("pause = %+v", steps["pause"])
+	}
+	if got := steps["call"].StartedAt.Sub(steps["pause"].StartedAt); got < 300*time.Millisecond {
+		t.Errorf("call started %s after the pause began, want >= 300ms", got)
+	}
+}
+
+func TestSecretsAreMaskedInLogs(t *testing.T) {
+	var logs strings.Builder
+	var mu sync.Mutex
+	b := setup(t, func(c *engine.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+	})
+	w := b.load(`
+name: chatty
+steps:
+  - id: say
+    uses: log
+    with: { message: "token is ${{ secrets.API_TOKEN }}" }
+  - id: call
+    uses: http
+    with: { method: POST, url: "{{API}}/x?key=${{ secrets.API_TOKEN }}" }
+`)
+	b.api.fail = func(int) int { return http.StatusBadRequest }
+	res := b.start(w, `{}`)
+	if res.Status != storage.RunFailed {
+		t.Fatalf("status %s", res.Status)
+	}
+	mu.Lock()
+	out := logs.String()
+	mu.Unlock()
+	if strings.Contains(out, "s3cr3t") || !strings.Contains(out, "token is ***") {
+		t.Errorf("logs leak or miss the masked message:\n%s", out)
+	}
+	if strings.Contains(res.Error, "s3cr3t") {
+		t.Errorf("run error leaks the secret: %s", res.Error)
+	}
+	all, _ := b.store.StepAttempts(context.Background(), res.RunID)
+	for _, a := range all {
+		for _, field := range []string{string(a.Input), string(a.Output), a.Error} {
+			if strings.Contains(field, "s3cr3t") {
+				t.Errorf("step %s leaks the secret: %s", a.StepID, field)
+			}
+		}
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -69,7 +69,11 @@ func (e *Engine) Enqueue(ctx context.Context, r *storage.Run, watch bool) (<-cha
 	if err := e.store.EnqueueRun(ctx, r); err != nil {
 		return nil, err
 	}
-	return e.afterCommit(ctx, []*storage.Run{r}, watch)[0], nil
+	chans := e.afterCommit(ctx, []*storage.Run{r}, watch)
+	if !watch {
+		return nil, nil
+	}
+	return chans[0], nil
 }
 
 func (e *Engine) afterCommit(ctx context.Context, runs []*storage.Run, watch bool) []<-chan Result {

@@ -57,6 +57,7 @@ func (e *Engine) execute(run *storage.Run) {
 		e.finish(ctx, &execution{e: e, run: run, log: log}, storage.RunFailed, err.Error())
 		return
 	}
+	log = maskedLogger(log, c.mask)
 	x := &execution{e: e, c: c, run: run, log: log, steps: map[string]any{}}
 	if err := x.prepare(ctx); err != nil {
 		e.finish(ctx, x, storage.RunFailed, c.mask.String(err.Error()))
@@ -170,20 +171,29 @@ func (x *execution) step(ctx context.Context, seq int, st *workflows.Step) (outc
 			x.pending = append(x.pending, last)
 		}
 		for _, a := range prior {
-			if a.Error != errInterrupted && (a.Status == storage.StepFailed || a.Status == storage.StepWaiting) {
+			if isFailure(a) {
 				failures++
 			}
 		}
 	}
-	if waiting != nil {
-		waiting.Status = storage.StepFailed
-		x.pending = append(x.pending, waiting)
-	}
-
 	now := x.e.clock.Now()
 	att := &storage.StepAttempt{
 		RunID: x.run.ID, Seq: seq, StepID: st.ID, Uses: st.Uses,
 		Attempt: len(prior) + 1, StartedAt: now,
+	}
+	since := now
+	if len(prior) > 0 {
+		since = prior[0].StartedAt
+	}
+	switch {
+	case waiting != nil && waiting.Error == "":
+		// The end of a wait (delay): the same attempt goes on.
+		att = waiting
+		att.NextAt = time.Time{}
+	case waiting != nil:
+		// A retry after a failed attempt: that attempt is over.
+		waiting.Status = storage.StepFailed
+		x.pending = append(x.pending, waiting)
 	}
 	if st.If != nil {
 		ok, err := st.If.Bool(x.vars)
@@ -209,8 +219,11 @@ func (x *execution) step(ctx context.Context, seq int, st *workflows.Step) (outc
 		return stepInterrupted, err
 	}
 
-	output, err := x.invoke(ctx, st, att, inputs)
+	output, err := x.invoke(ctx, st, att, inputs, since)
 	att.FinishedAt = x.e.clock.Now()
+	if until, ok := actions.WaitTime(err); ok {
+		return x.wait(st, att, until)
+	}
 	if err != nil {
 		// An action may say what went wrong in its output too (an http status and body).
 		att.Output = x.encode(output)
@@ -264,7 +277,7 @@ func (x *execution) inputs(st *workflows.Step) ([]map[string]any, error) {
 
 // invoke runs the action once per input under the step's timeout. Under foreach the
 // output is the list of outputs and the first failing element fails the step.
-func (x *execution) invoke(ctx context.Context, st *workflows.Step, att *storage.StepAttempt, inputs []map[string]any) (any, error) {
+func (x *execution) invoke(ctx context.Context, st *workflows.Step, att *storage.StepAttempt, inputs []map[string]any, since time.Time) (any, error) {
 	a, ok := x.e.actions.Lookup(st.Uses)
 	if !ok {
 		return nil, actions.Permanentf("unknown action %q", st.Uses)
@@ -276,7 +289,7 @@ func (x *execution) invoke(ctx context.Context, st *workflows.Step, att *storage
 	}
 	in := actions.Input{
 		RunID: strconv.FormatInt(x.run.ID, 10), StepID: st.ID, Index: -1, Attempt: att.Attempt,
-		Log: x.log.With("step", st.ID),
+		Since: since, Log: x.log.With("step", st.ID),
 	}
 	if st.Foreach == nil {
 		in.With = inputs[0]
@@ -325,6 +338,31 @@ func (x *execution) fail(st *workflows.Step, att *storage.StepAttempt, err error
 		return stepDone, nil
 	}
 	return stepFailed, errors.New(msg)
+}
+
+// wait parks the run until a stored time (a delay): the attempt stays open, waiting,
+// and no failure is counted.
+func (x *execution) wait(st *workflows.Step, att *storage.StepAttempt, until time.Time) (outcome, error) {
+	att.Status, att.NextAt, att.FinishedAt = storage.StepWaiting, until, time.Time{}
+	x.run.Status, x.run.NextAt = storage.RunWaiting, until
+	x.run.LeaseOwner, x.run.LeaseUntil = "", time.Time{}
+	if err := x.save(context.Background(), x.run, att); err != nil {
+		x.log.Error("record wait", "step", st.ID, "err", err)
+	}
+	x.e.wakeup(until)
+	return stepWaiting, nil
+}
+
+// isFailure reports whether an attempt counts against the step's retry attempts: not
+// when it was cut short by a shutdown, nor when it only waited.
+func isFailure(a *storage.StepAttempt) bool {
+	switch a.Status {
+	case storage.StepFailed:
+		return a.Error != errInterrupted
+	case storage.StepWaiting:
+		return a.Error != ""
+	}
+	return false
 }
 
 // remember makes a finished step visible to later expressions as steps.ID.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -121,13 +122,21 @@ func (h *Handler) ServeGin(c *gin.Context) {
 	for _, r := range routes {
 		if r.methods[c.Request.Method] {
 			allowed = append(allowed, r)
-			limit = max(limit, r.hook.MaxBody)
 		}
 	}
 	if len(allowed) == 0 {
 		c.Header("Allow", allowedMethods(routes))
 		h.reject(rq, http.StatusMethodNotAllowed, "method not allowed")
 		return
+	}
+
+	ip, allowed := clientAllowed(c, allowed)
+	if len(allowed) == 0 {
+		h.reject(rq, http.StatusForbidden, "client address not allowed")
+		return
+	}
+	for _, r := range allowed {
+		limit = max(limit, r.hook.MaxBody)
 	}
 
 	raw, err := io.ReadAll(io.LimitReader(c.Request.Body, limit+1))
@@ -148,7 +157,7 @@ func (h *Handler) ServeGin(c *gin.Context) {
 	}
 	rq.event = &engine.Event{
 		Type: engine.EventWebhook, Time: now, Method: c.Request.Method, Path: c.Request.URL.Path,
-		IP: c.ClientIP(), Headers: plain, Query: firstValuesString(c.Request.URL.Query()),
+		IP: ip.String(), Headers: plain, Query: firstValuesString(c.Request.URL.Query()),
 		Raw: string(raw), Body: body,
 	}
 	h.accept(rq, allowed)
@@ -318,6 +327,30 @@ func writeResult(c *gin.Context, id string, res engine.Result) {
 		return
 	}
 	c.JSON(http.StatusInternalServerError, gin.H{"run_id": id, "status": string(res.Status), "error": res.Error})
+}
+
+// clientAllowed returns the client address (X-Forwarded-For counts only from trusted
+// proxies, as configured on the gin engine) and the routes whose ip_allow admits it.
+func clientAllowed(c *gin.Context, routes []*route) (netip.Addr, []*route) {
+	ip, err := netip.ParseAddr(c.ClientIP())
+	ip = ip.Unmap()
+	var out []*route
+	for _, r := range routes {
+		if len(r.hook.IPAllow) == 0 {
+			out = append(out, r)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		for _, p := range r.hook.IPAllow {
+			if p.Contains(ip) {
+				out = append(out, r)
+				break
+			}
+		}
+	}
+	return ip, out
 }
 
 func allowedMethods(routes []*route) string {

@@ -36,6 +36,13 @@ type bundle struct {
 
 func setup(t *testing.T, files ...string) *bundle {
 	t.Helper()
+	return setupTrusting(t, nil, files...)
+}
+
+// setupTrusting is setup with the proxies whose X-Forwarded-For the intake believes,
+// as `serve --trusted-proxies` configures them.
+func setupTrusting(t *testing.T, trusted []string, files ...string) *bundle {
+	t.Helper()
 	b := &bundle{t: t}
 	b.api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -81,6 +88,9 @@ func setup(t *testing.T, files ...string) *bundle {
 	h.SetWorkflows(ws)
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
+	if err := r.SetTrustedProxies(trusted); err != nil {
+		t.Fatal(err)
+	}
 	h.Register(r)
 	b.server = httptest.NewServer(r)
 	t.Cleanup(func() {
@@ -398,5 +408,61 @@ steps: [{ id: s, uses: set, with: { a: 1 } }]
 	a = b.post("POST", "/hooks/small", "text/plain", strings.Repeat("x", 16))
 	if a.status != http.StatusAccepted {
 		t.Fatalf("status %d", a.status)
+	}
+}
+
+const guarded = `
+name: guarded
+on: { webhook: { path: guarded, ip_allow: [10.0.0.0/8] } }
+steps: [{ id: s, uses: set, with: { ip: "${{ event.ip }}" } }]
+`
+
+func TestIPAllowRejectsOtherClients(t *testing.T) {
+	b := setup(t, guarded, `
+name: local
+on: { webhook: { path: local, ip_allow: [127.0.0.0/8, "::1"] } }
+steps: [{ id: s, uses: set, with: { ip: "${{ event.ip }}" } }]
+`)
+	a := b.post("POST", "/hooks/guarded", "", "")
+	if a.status != http.StatusForbidden || a.body["error"] == nil {
+		t.Fatalf("outside ip_allow: %d %s", a.status, a.raw)
+	}
+	// Without trusted proxies a forged X-Forwarded-For changes nothing.
+	req, _ := http.NewRequest("POST", b.server.URL+"/hooks/guarded", nil)
+	req.Header.Set("X-Forwarded-For", "10.1.2.3")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("forged X-Forwarded-For: %d", resp.StatusCode)
+	}
+	if a := b.post("POST", "/hooks/local", "", ""); a.status != http.StatusAccepted {
+		t.Fatalf("inside ip_allow: %d %s", a.status, a.raw)
+	}
+	if ds := b.deliveries(); ds[len(ds)-1].StatusCode != http.StatusForbidden {
+		t.Errorf("403 not recorded: %+v", ds[len(ds)-1])
+	}
+}
+
+func TestTrustedProxyForwardsTheClientAddress(t *testing.T) {
+	b := setupTrusting(t, []string{"127.0.0.1/32"}, guarded)
+	req, _ := http.NewRequest("POST", b.server.URL+"/hooks/guarded", nil)
+	req.Header.Set("X-Forwarded-For", "10.1.2.3")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	run := b.waitRuns(answer{body: out})[0]
+	steps, _ := b.store.RunSteps(context.Background(), run.ID)
+	if string(steps[0].Output) != `{"ip":"10.1.2.3"}` {
+		t.Errorf("event.ip: %s", steps[0].Output)
 	}
 }
