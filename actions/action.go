@@ -27,7 +27,7 @@ type Input struct {
 	With    map[string]any // rendered parameters
 	RunID   string
 	StepID  string
-	Index   int // element index inside foreach; -1 outside
+	Index   int       // element index inside foreach; -1 outside
 	Attempt int       // 1-based
 	Since   time.Time // when the step's first attempt started (delay counts from it)
 	Log     *slog.Logger
