@@ -121,7 +121,7 @@ func bareServer() {
 // and its run were committed (WAL, synchronous=FULL).
 func phaseIntake(bin, dir, wfDir string) float64 {
 	db := filepath.Join(dir, "intake.db")
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--dir", wfDir, "--db", db, "--workers", "0", "--log-level", "warn")
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--dir", wfDir, "--db", db, "--workers", "0")
 	addr, stop := startHookflow(cmd)
 	defer stop()
 	n, elapsed := load("http://"+addr+"/hooks/bench", *duration, http.StatusAccepted)
@@ -135,7 +135,7 @@ func phaseIntake(bin, dir, wfDir string) float64 {
 func phaseEndToEnd(bin, dir, wfDir string, s *sink) float64 {
 	db := filepath.Join(dir, "e2e.db")
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--dir", wfDir, "--db", db,
-		"--workers", fmt.Sprint(*workers), "--log-level", "warn")
+		"--workers", fmt.Sprint(*workers))
 	addr, stop := startHookflow(cmd)
 	defer stop()
 	s.hits.Store(0)

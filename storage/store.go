@@ -159,7 +159,9 @@ type Store interface {
 	// RecordDelivery stores a delivery and the runs it starts in one atomic commit and
 	// assigns their IDs (d.ID, each run's ID; d.Runs is set to the new run ids, or to
 	// the original ids of duplicates). Runs are stored as queued. A run whose
-	// DedupeKey is already held gets DuplicateOf set and is not stored.
+	// DedupeKey is held by a key unexpired at d.ReceivedAt gets DuplicateOf set and is
+	// not stored; a zero DedupeUntil never expires. When every run is a duplicate, a
+	// 2xx StatusCode is recorded as 200 (nothing new was accepted).
 	// It returns ErrOverloaded at once when the write queue is full.
 	RecordDelivery(ctx context.Context, d *Delivery, runs []*Run) error
 	// EnqueueRun stores a run without a delivery (manual, schedule, replay).

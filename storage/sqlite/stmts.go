@@ -1,0 +1,196 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// bg is the context of the committer's statements. It has no Done channel, which keeps
+// go-sqlite3 from starting a goroutine per statement to watch it; callers' contexts are
+// checked before their item runs instead.
+var bg = context.Background()
+
+const runColumns = `id, workflow, workflow_version, status, "trigger", delivery_id, created_at,
+	started_at, finished_at, error, event, next_at, attempt, lease_owner, lease_until,
+	concurrency_key, cancel`
+
+const deliveryColumns = `id, method, path, status_code, headers, body, runs, received_at, error`
+
+const stepColumns = `run_id, seq, step_id, uses, attempt, status, input, output, error,
+	started_at, finished_at, next_at`
+
+// claimSet turns a claimable run into a running one: ?1 now, ?2 lease owner, ?3 lease end.
+const claimSet = `status = 'running', attempt = attempt + 1,
+	started_at = CASE WHEN started_at = 0 THEN ?1 ELSE started_at END,
+	lease_owner = ?2, lease_until = ?3`
+
+// writeStmts are the committer's statements, prepared once on the write connection.
+type writeStmts struct {
+	begin, commit, rollback        *sql.Stmt
+	savepoint, rollbackTo, release *sql.Stmt
+	loadSequences, storeSequence   *sql.Stmt
+	insertDelivery, insertRun      *sql.Stmt
+	dedupeHeld, dedupePut          *sql.Stmt
+	saveVersion                    *sql.Stmt
+	claimRun, claimDue, runExists  *sql.Stmt
+	requeue, requeueCancelled      *sql.Stmt
+	extendLease, updateRun         *sql.Stmt
+	upsertStep, requestCancel      *sql.Stmt
+	all                            []*sql.Stmt
+}
+
+func (st *writeStmts) list() []stmtDef {
+	return []stmtDef{
+		{&st.begin, `BEGIN IMMEDIATE`},
+		{&st.commit, `COMMIT`},
+		{&st.rollback, `ROLLBACK`},
+		{&st.savepoint, `SAVEPOINT item`},
+		{&st.rollbackTo, `ROLLBACK TO item`},
+		{&st.release, `RELEASE item`},
+		// The larger of the stored sequence and the largest id, in case rows were
+		// ever written around the sequence.
+		{&st.loadSequences, `SELECT
+			max((SELECT value FROM sequences WHERE name = 'runs'), coalesce((SELECT max(id) FROM runs), 0)),
+			max((SELECT value FROM sequences WHERE name = 'deliveries'), coalesce((SELECT max(id) FROM deliveries), 0))`},
+		{&st.storeSequence, `UPDATE sequences SET value = ?1 WHERE name = ?2`},
+		{&st.insertDelivery, `INSERT INTO deliveries (` + deliveryColumns + `)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`},
+		{&st.insertRun, `INSERT INTO runs (` + runColumns + `)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)`},
+		{&st.dedupeHeld, `SELECT run_id FROM dedupe WHERE workflow = ?1 AND "key" = ?2 AND expires_at > ?3`},
+		{&st.dedupePut, `INSERT INTO dedupe (workflow, "key", run_id, expires_at) VALUES (?1, ?2, ?3, ?4)
+			ON CONFLICT (workflow, "key") DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at`},
+		{&st.saveVersion, `INSERT INTO workflow_versions (hash, name, file, source, created_at)
+			VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (hash) DO NOTHING`},
+		{&st.claimRun, `UPDATE runs SET ` + claimSet + `
+			WHERE id = ?4 AND cancel = 0 AND (status = 'queued' OR (status = 'waiting' AND next_at <= ?1))
+			RETURNING ` + runColumns},
+		// Queued runs come from runs_status in id order, due waiting runs from the
+		// partial index runs_waiting: neither scans runs that cannot be claimed.
+		{&st.claimDue, `UPDATE runs SET ` + claimSet + `
+			WHERE id IN (
+				SELECT id FROM (SELECT id FROM runs WHERE status = 'queued' AND cancel = 0 ORDER BY id LIMIT ?4)
+				UNION ALL
+				SELECT id FROM (SELECT id FROM runs INDEXED BY runs_waiting
+					WHERE status = 'waiting' AND next_at <= ?1 AND cancel = 0 ORDER BY id LIMIT ?4)
+				ORDER BY id LIMIT ?4)
+			RETURNING ` + runColumns},
+		{&st.runExists, `SELECT 1 FROM runs WHERE id = ?1`},
+		{&st.requeue, `UPDATE runs SET status = 'queued', lease_owner = '', lease_until = 0
+			WHERE status = 'running' AND lease_until < ?1 AND cancel = 0`},
+		{&st.requeueCancelled, `UPDATE runs SET status = 'cancelled', finished_at = ?2, lease_owner = '', lease_until = 0
+			WHERE status = 'running' AND lease_until < ?1 AND cancel = 1`},
+		{&st.extendLease, `UPDATE runs SET lease_until = ?1
+			WHERE id IN (SELECT value FROM json_each(?3)) AND status = 'running' AND lease_owner = ?2`},
+		// ?1 status, ?2 started, ?3 finished, ?4 error, ?5 next, ?6 lease owner,
+		// ?7 lease end, ?8 finish time if a pending cancel turns the run cancelled, ?9 id.
+		{&st.updateRun, `UPDATE runs SET
+			status = CASE WHEN cancel = 1 AND ?1 IN ('queued', 'waiting') THEN 'cancelled' ELSE ?1 END,
+			started_at = ?2,
+			finished_at = CASE WHEN cancel = 1 AND ?1 IN ('queued', 'waiting') THEN ?8 ELSE ?3 END,
+			error = ?4, next_at = ?5, lease_owner = ?6, lease_until = ?7
+			WHERE id = ?9
+			RETURNING status, finished_at, cancel`},
+		{&st.upsertStep, `INSERT INTO step_attempts (` + stepColumns + `)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+			ON CONFLICT (run_id, seq, attempt) DO UPDATE SET
+				step_id = excluded.step_id, uses = excluded.uses, status = excluded.status,
+				input = excluded.input, output = excluded.output, error = excluded.error,
+				started_at = excluded.started_at, finished_at = excluded.finished_at,
+				next_at = excluded.next_at`},
+		// Every SET expression sees the row as it was: status is tested before it changes.
+		{&st.requestCancel, `UPDATE runs SET
+			cancel = CASE WHEN status IN ('queued', 'waiting', 'running') THEN 1 ELSE cancel END,
+			finished_at = CASE WHEN status IN ('queued', 'waiting') THEN ?1 ELSE finished_at END,
+			lease_owner = CASE WHEN status IN ('queued', 'waiting') THEN '' ELSE lease_owner END,
+			lease_until = CASE WHEN status IN ('queued', 'waiting') THEN 0 ELSE lease_until END,
+			status = CASE WHEN status IN ('queued', 'waiting') THEN 'cancelled' ELSE status END
+			WHERE id = ?2
+			RETURNING ` + runColumns},
+	}
+}
+
+// readStmts are the statements of the read pool.
+type readStmts struct {
+	getRun                           *sql.Stmt
+	listRuns, listRunsByWorkflow     *sql.Stmt
+	listRunsByStatus, listRunsByBoth *sql.Stmt
+	runSteps, stepAttempts           *sql.Stmt
+	getDelivery, listDeliveries      *sql.Stmt
+	workflowVersion, nextWakeup      *sql.Stmt
+	all                              []*sql.Stmt
+}
+
+func (st *readStmts) list() []stmtDef {
+	return []stmtDef{
+		{&st.getRun, `SELECT ` + runColumns + ` FROM runs WHERE id = ?1`},
+		// ?1 before id, ?2 limit, ?3 and ?4 the filters.
+		{&st.listRuns, `SELECT ` + runColumns + ` FROM runs WHERE id < ?1 ORDER BY id DESC LIMIT ?2`},
+		{&st.listRunsByWorkflow, `SELECT ` + runColumns + ` FROM runs
+			WHERE workflow = ?3 AND id < ?1 ORDER BY id DESC LIMIT ?2`},
+		{&st.listRunsByStatus, `SELECT ` + runColumns + ` FROM runs
+			WHERE status = ?3 AND id < ?1 ORDER BY id DESC LIMIT ?2`},
+		{&st.listRunsByBoth, `SELECT ` + runColumns + ` FROM runs
+			WHERE workflow = ?3 AND status = ?4 AND id < ?1 ORDER BY id DESC LIMIT ?2`},
+		// With max(), SQLite takes the other (bare) columns from the row holding the
+		// maximum: the last attempt of each step.
+		{&st.runSteps, `SELECT run_id, seq, step_id, uses, max(attempt), status, input, output, error,
+			started_at, finished_at, next_at
+			FROM step_attempts WHERE run_id = ?1 GROUP BY seq ORDER BY seq`},
+		{&st.stepAttempts, `SELECT ` + stepColumns + ` FROM step_attempts
+			WHERE run_id = ?1 ORDER BY seq, attempt`},
+		{&st.getDelivery, `SELECT ` + deliveryColumns + ` FROM deliveries WHERE id = ?1`},
+		{&st.listDeliveries, `SELECT ` + deliveryColumns + ` FROM deliveries
+			WHERE id < ?1 ORDER BY id DESC LIMIT ?2`},
+		{&st.workflowVersion, `SELECT hash, name, file, source, created_at FROM workflow_versions WHERE hash = ?1`},
+		{&st.nextWakeup, `SELECT next_at FROM runs INDEXED BY runs_waiting
+			WHERE status = 'waiting' AND cancel = 0 ORDER BY next_at LIMIT 1`},
+	}
+}
+
+// stmtDef names a statement and where to keep it once prepared.
+type stmtDef struct {
+	dst   **sql.Stmt
+	query string
+}
+
+type preparer interface {
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+}
+
+// prepare prepares every statement of defs on p and returns them all, for closing.
+func prepare(ctx context.Context, p preparer, defs []stmtDef) ([]*sql.Stmt, error) {
+	all := make([]*sql.Stmt, 0, len(defs))
+	for _, d := range defs {
+		st, err := p.PrepareContext(ctx, d.query)
+		if err != nil {
+			_ = closeAll(all)
+			return nil, fmt.Errorf("prepare %q: %w", d.query, err)
+		}
+		*d.dst = st
+		all = append(all, st)
+	}
+	return all, nil
+}
+
+func closeAll(stmts []*sql.Stmt) error {
+	var errs []error
+	for _, st := range stmts {
+		errs = append(errs, st.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func newReadStmts(ctx context.Context, db *sql.DB) (*readStmts, error) {
+	st := &readStmts{}
+	all, err := prepare(ctx, db, st.list())
+	if err != nil {
+		return nil, err
+	}
+	st.all = all
+	return st, nil
+}
+
+func (st *readStmts) close() error { return closeAll(st.all) }
