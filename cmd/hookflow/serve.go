@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
+	"os"
 	"os/signal"
 	"sync/atomic"
 	"syscall"
@@ -59,6 +61,10 @@ func (s *serveCmd) Run(e *env) error {
 		h.ServeGin(c)
 	})
 
+	if addr := os.Getenv("HOOKFLOW_PPROF"); addr != "" {
+		// Profiling endpoints on a separate, explicitly requested address.
+		go func() { log.Warn("pprof stopped", "err", http.ListenAndServe(addr, pprofMux())) }()
+	}
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.Addr, err)
@@ -129,4 +135,12 @@ func unjoin(err error) []error {
 		return out
 	}
 	return []error{err}
+}
+
+func pprofMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/heap", pprof.Handler("heap").ServeHTTP)
+	return mux
 }
