@@ -29,7 +29,10 @@ type Event struct {
 	Headers map[string]string `json:"headers"`
 	Query   map[string]string `json:"query"`
 	Raw     string            `json:"raw"`
-	Body    any               `json:"body"`
+	// FromRaw means Body is what ParseBody makes of Raw: it is not stored twice, but
+	// parsed again when the run starts.
+	FromRaw bool `json:"from_raw,omitempty"`
+	Body    any  `json:"body,omitempty"`
 }
 
 // Vars returns the event as the `event` variable of expressions.
@@ -48,6 +51,19 @@ func (ev *Event) Vars() map[string]any {
 	}
 }
 
+// ParseBody parses Raw into Body when the event keeps its body as raw text only.
+func (ev *Event) ParseBody() error {
+	if !ev.FromRaw || ev.Body != nil {
+		return nil
+	}
+	body, err := ParseBody(ev.Headers["content-type"], []byte(ev.Raw))
+	if err != nil {
+		return err
+	}
+	ev.Body = body
+	return nil
+}
+
 func stringMap(m map[string]string) map[string]any {
 	out := make(map[string]any, len(m))
 	for k, v := range m {
@@ -56,9 +72,16 @@ func stringMap(m map[string]string) map[string]any {
 	return out
 }
 
-// Encode returns the event as stored JSON.
+// Encode returns the event as stored JSON. An event whose body comes from its raw text
+// is stored without the parsed body.
 func (ev *Event) Encode() ([]byte, error) {
-	b, err := json.Marshal(ev)
+	stored := ev
+	if ev.FromRaw && ev.Body != nil {
+		c := *ev
+		c.Body = nil
+		stored = &c
+	}
+	b, err := json.Marshal(stored)
 	if err != nil {
 		return nil, fmt.Errorf("encode event: %w", err)
 	}
@@ -82,6 +105,9 @@ func DecodeEvent(data []byte) (*Event, error) {
 			return nil, fmt.Errorf("decode event body: %w", err)
 		}
 		ev.Body = body
+	}
+	if err := ev.ParseBody(); err != nil {
+		return nil, fmt.Errorf("decode event body: %w", err)
 	}
 	return &ev, nil
 }

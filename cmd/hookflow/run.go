@@ -9,7 +9,6 @@ import (
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/storage"
-	"github.com/hookflow/hookflow/triggers/webhook"
 	"github.com/hookflow/hookflow/workflows"
 )
 
@@ -85,7 +84,7 @@ func (r *runCmd) event(e *env, eng *engine.Engine) (*engine.Event, error) {
 		}
 		headers[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
 	}
-	body, err := webhook.ParseBody(headers["content-type"], raw)
+	body, err := engine.ParseBody(headers["content-type"], raw)
 	if err != nil {
 		return nil, fmt.Errorf("event %s: %w", r.Event, err)
 	}

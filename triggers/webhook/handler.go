@@ -64,9 +64,12 @@ func (h *Handler) SetWorkflows(ws []*workflows.Workflow) {
 type table map[string][]*route
 
 type route struct {
-	wf      *workflows.Workflow
-	hook    *workflows.Webhook
-	methods map[string]bool
+	wf        *workflows.Workflow
+	hook      *workflows.Webhook
+	methods   map[string]bool
+	key       *workflows.Expr // concurrency.key
+	needsBody bool            // routing reads the parsed body
+	trivial   bool            // no expression at all: no variables to build
 }
 
 func newRoute(w *workflows.Workflow) *route {
@@ -74,6 +77,11 @@ func newRoute(w *workflows.Workflow) *route {
 	for _, m := range r.hook.Methods {
 		r.methods[m] = true
 	}
+	if w.Concurrency != nil {
+		r.key = w.Concurrency.Key
+	}
+	r.trivial = r.hook.When == nil && r.hook.Dedupe == nil && r.key == nil && r.hook.Verify == nil
+	r.needsBody = !r.trivial || r.hook.Batch
 	return r
 }
 
@@ -150,15 +158,25 @@ func (h *Handler) ServeGin(c *gin.Context) {
 		h.reject(rq, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", limit))
 		return
 	}
-	body, err := ParseBody(c.ContentType(), raw)
-	if err != nil {
+	if err := engine.ValidBody(c.ContentType(), raw); err != nil {
 		h.reject(rq, http.StatusBadRequest, err.Error())
 		return
 	}
 	rq.event = &engine.Event{
 		Type: engine.EventWebhook, Time: now, Method: c.Request.Method, Path: c.Request.URL.Path,
 		IP: ip.String(), Headers: plain, Query: firstValuesString(c.Request.URL.Query()),
-		Raw: string(raw), Body: body,
+		Raw: string(raw), FromRaw: true,
+	}
+	// The body is parsed here only when routing needs it; otherwise the run parses it
+	// when it starts, and intake stays a copy of bytes.
+	for _, r := range allowed {
+		if r.needsBody {
+			if err := rq.event.ParseBody(); err != nil {
+				h.reject(rq, http.StatusBadRequest, err.Error())
+				return
+			}
+			break
+		}
 	}
 	h.accept(rq, allowed)
 }
@@ -206,9 +224,12 @@ func (h *Handler) accept(rq *request, routes []*route) {
 // runsFor returns the runs the request starts for one workflow (none when `when` does
 // not match; one per element of a batch).
 func (h *Handler) runsFor(rq *request, r *route) ([]*storage.Run, error) {
-	vars, err := h.engine.TriggerVars(r.wf, rq.event)
-	if err != nil {
-		return nil, err
+	var vars map[string]any
+	if !r.trivial {
+		var err error
+		if vars, err = h.engine.TriggerVars(r.wf, rq.event); err != nil {
+			return nil, err
+		}
 	}
 	if r.hook.When != nil {
 		ok, err := r.hook.When.Bool(vars)
@@ -224,7 +245,7 @@ func (h *Handler) runsFor(rq *request, r *route) ([]*storage.Run, error) {
 		events = events[:0]
 		for _, item := range list {
 			ev := *rq.event
-			ev.Body = item
+			ev.Body, ev.FromRaw = item, false
 			events = append(events, &ev)
 		}
 	}
@@ -235,49 +256,75 @@ func (h *Handler) runsFor(rq *request, r *route) ([]*storage.Run, error) {
 			return nil, err
 		}
 		if r.hook.Dedupe != nil {
-			key, err := keyOf(r.hook.Dedupe, ev, vars)
+			key, err := keyOf(r.hook.Dedupe, ev, rq.event, vars)
 			if err != nil {
 				return nil, fmt.Errorf("dedupe: %w", err)
 			}
 			run.DedupeKey, run.DedupeUntil = key, ev.Time.Add(r.hook.DedupeWindow)
+		}
+		if r.key != nil {
+			key, err := keyOf(r.key, ev, rq.event, vars)
+			if err != nil {
+				return nil, fmt.Errorf("concurrency key: %w", err)
+			}
+			run.ConcurrencyKey = key
 		}
 		runs = append(runs, run)
 	}
 	return runs, nil
 }
 
-// keyOf evaluates a key expression for one (batch element) event.
-func keyOf(x *workflows.Expr, ev *engine.Event, vars map[string]any) (string, error) {
-	v := map[string]any{}
-	for k, val := range vars {
-		v[k] = val
+// keyOf evaluates a key expression for one event (a batch element has its own).
+func keyOf(x *workflows.Expr, ev, request *engine.Event, vars map[string]any) (string, error) {
+	if ev != request {
+		v := make(map[string]any, len(vars))
+		for k, val := range vars {
+			v[k] = val
+		}
+		v["event"] = ev.Vars()
+		vars = v
 	}
-	v["event"] = ev.Vars()
-	out, err := x.Eval(v)
+	out, err := x.Eval(vars)
 	if err != nil || out == nil {
 		return "", err
 	}
-	return fmt.Sprint(out), nil
+	return workflows.Format(out), nil
 }
 
 func (h *Handler) respondAsync(rq *request, runs []*storage.Run) {
-	ids := make([]string, 0, len(runs))
 	duplicate := len(runs) > 0
 	for _, r := range runs {
-		if r.DuplicateOf != 0 {
-			ids = append(ids, strconv.FormatInt(r.DuplicateOf, 10))
-			continue
+		if r.DuplicateOf == 0 {
+			duplicate = false
 		}
-		duplicate = false
-		ids = append(ids, strconv.FormatInt(r.ID, 10))
 	}
-	out := gin.H{"delivery_id": strconv.FormatInt(rq.delivery.ID, 10), "runs": ids}
+	// Written by hand: this answer is on the hot path of intake.
+	buf := make([]byte, 0, 64+24*len(runs))
+	buf = append(buf, `{"delivery_id":"`...)
+	buf = strconv.AppendInt(buf, rq.delivery.ID, 10)
+	buf = append(buf, '"')
+	if duplicate {
+		buf = append(buf, `,"duplicate":true`...)
+	}
+	buf = append(buf, `,"runs":[`...)
+	for i, r := range runs {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		id := r.ID
+		if r.DuplicateOf != 0 {
+			id = r.DuplicateOf
+		}
+		buf = append(buf, '"')
+		buf = strconv.AppendInt(buf, id, 10)
+		buf = append(buf, '"')
+	}
+	buf = append(buf, "]}"...)
 	status := rq.delivery.StatusCode
 	if duplicate {
-		out["duplicate"] = true
 		status = http.StatusOK
 	}
-	rq.c.JSON(status, out)
+	rq.c.Data(status, "application/json; charset=utf-8", buf)
 }
 
 // respondSync waits for the first sync workflow's run and answers with its outcome;
