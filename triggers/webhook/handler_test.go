@@ -2,6 +2,7 @@ package webhook_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -32,6 +33,7 @@ type bundle struct {
 	api    *httptest.Server
 	mu     sync.Mutex
 	calls  []string
+	dbPath string
 }
 
 func setup(t *testing.T, files ...string) *bundle {
@@ -42,6 +44,12 @@ func setup(t *testing.T, files ...string) *bundle {
 // setupTrusting is setup with the proxies whose X-Forwarded-For the intake believes,
 // as `serve --trusted-proxies` configures them.
 func setupTrusting(t *testing.T, trusted []string, files ...string) *bundle {
+	t.Helper()
+	return setupWith(t, trusted, sqlite.Options{}, files...)
+}
+
+// setupWith is setup with storage options.
+func setupWith(t *testing.T, trusted []string, opts sqlite.Options, files ...string) *bundle {
 	t.Helper()
 	b := &bundle{t: t}
 	b.api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -61,7 +69,8 @@ func setupTrusting(t *testing.T, trusted []string, files ...string) *bundle {
 	}))
 	t.Cleanup(b.api.Close)
 
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "hookflow.db"))
+	b.dbPath = filepath.Join(t.TempDir(), "hookflow.db")
+	st, err := sqlite.OpenWith(b.dbPath, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,5 +473,81 @@ func TestTrustedProxyForwardsTheClientAddress(t *testing.T) {
 	steps, _ := b.store.RunSteps(context.Background(), run.ID)
 	if string(steps[0].Output) != `{"ip":"10.1.2.3"}` {
 		t.Errorf("event.ip: %s", steps[0].Output)
+	}
+}
+
+func TestOverloadedStorageAnswers503WithRetryAfter(t *testing.T) {
+	b := setupWith(t, nil, sqlite.Options{Inbox: 2, BusyTimeout: time.Minute}, `
+name: busy
+on: { webhook: { path: busy } }
+steps: [{ id: s, uses: set, with: { a: 1 } }]
+`)
+	// Another process holds the database's write lock: storage stalls.
+	other, err := sql.Open("sqlite3", "file:"+b.dbPath+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	ctx := context.Background()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+
+	const n = 16
+	type result struct {
+		status     int
+		retryAfter string
+	}
+	results := make(chan result, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			resp, err := http.Post(b.server.URL+"/hooks/busy", "application/json", strings.NewReader(`{}`))
+			if err != nil {
+				results <- result{}
+				return
+			}
+			resp.Body.Close()
+			results <- result{resp.StatusCode, resp.Header.Get("Retry-After")}
+		}()
+	}
+	// The requests that found room wait for the lock; the others are refused at once.
+	refused := 0
+	for refused == 0 {
+		select {
+		case r := <-results:
+			if r.status != http.StatusServiceUnavailable || r.retryAfter == "" {
+				t.Fatalf("while stalled: status %d, Retry-After %q", r.status, r.retryAfter)
+			}
+			refused++
+		case <-time.After(10 * time.Second):
+			t.Fatal("no request was refused while storage stalled")
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	accepted := 0
+	for i := refused; i < n; i++ {
+		r := <-results
+		switch r.status {
+		case http.StatusAccepted:
+			accepted++
+		case http.StatusServiceUnavailable:
+		default:
+			t.Errorf("status %d", r.status)
+		}
+	}
+	if accepted == 0 {
+		t.Error("no request was accepted once storage caught up")
+	}
+	// Every 202 is in storage.
+	runs, err := b.store.ListRuns(ctx, storage.RunFilter{Workflow: "busy", Limit: 100})
+	if err != nil || len(runs) != accepted {
+		t.Errorf("%d runs stored for %d accepted requests (%v)", len(runs), accepted, err)
 	}
 }
