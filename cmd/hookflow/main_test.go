@@ -373,3 +373,40 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("version: %d %q", code, stdout)
 	}
 }
+
+func TestDedupeSurvivesARestart(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer api.Close()
+	dir, db := t.TempDir(), filepath.Join(t.TempDir(), "h.db")
+	writeFile(t, filepath.Join(dir, "pay.yaml"), `name: pay
+on:
+  webhook:
+    path: pay
+    dedupe: event.body.id
+steps:
+  - { id: call, uses: http, with: { method: POST, url: "`+api.URL+`" } }
+`)
+	event := `{"id":"evt_42","type":"payment_intent.succeeded"}`
+	first := serve(t, nil, "--dir", dir, "--db", db)
+	status, out := first.post(t, "/hooks/pay", "application/json", event)
+	if status != http.StatusAccepted {
+		t.Fatalf("first delivery: %d %v", status, out)
+	}
+	original := out["runs"].([]any)[0]
+	status, out = first.post(t, "/hooks/pay", "application/json", event)
+	if status != http.StatusOK || out["duplicate"] != true || out["runs"].([]any)[0] != original {
+		t.Fatalf("redelivery: %d %v", status, out)
+	}
+	_ = first.cmd.Process.Signal(os.Interrupt)
+	_ = first.cmd.Wait()
+
+	second := serve(t, nil, "--dir", dir, "--db", db)
+	status, out = second.post(t, "/hooks/pay", "application/json", event)
+	if status != http.StatusOK || out["duplicate"] != true || out["runs"].([]any)[0] != original {
+		t.Fatalf("redelivery after restart: %d %v", status, out)
+	}
+	status, out = second.post(t, "/hooks/pay", "application/json", `{"id":"evt_43"}`)
+	if status != http.StatusAccepted || out["runs"].([]any)[0] == original {
+		t.Fatalf("a new event: %d %v", status, out)
+	}
+}
