@@ -60,6 +60,28 @@ type Spec struct {
 	Doc    string
 	Params []Param
 	Open   bool // any parameter name is accepted (set)
+	// Retry is the action's retry policy for a step without `retry`; nil means one
+	// attempt.
+	Retry *RetryPolicy
+}
+
+// RetryPolicy is an action's own retry policy, used when a step sets no `retry`.
+type RetryPolicy struct {
+	// Attempts counts all attempts, the first included.
+	Attempts int
+	// Schedule[n] is the wait before attempt n+1, that is after n failed attempts;
+	// Schedule[0], before the first attempt, is 0. Past its end the last entry repeats.
+	// The engine adds its jitter and takes a longer Retry-After as a floor.
+	Schedule []time.Duration
+}
+
+// Delay returns the wait before the attempt that follows `failed` failed attempts
+// (failed >= 1), the engine's jitter not included.
+func (p RetryPolicy) Delay(failed int) time.Duration {
+	if len(p.Schedule) == 0 {
+		return 0
+	}
+	return p.Schedule[min(max(failed, 0), len(p.Schedule)-1)]
 }
 
 // Options configure the actions a registry builds.

@@ -11,7 +11,7 @@ import (
 
 func TestRegistryBuiltins(t *testing.T) {
 	r := NewRegistry(Options{})
-	for _, name := range []string{"http", "set", "log", "fail", "respond"} {
+	for _, name := range []string{"http", "set", "log", "fail", "respond", "delay", "email", "notify", "webhook", "exec"} {
 		if _, ok := r.Lookup(name); !ok {
 			t.Errorf("Lookup(%q) failed", name)
 		}

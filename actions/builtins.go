@@ -11,7 +11,6 @@ import (
 // share one Transport, so a registry keeps one connection pool however many steps call
 // the same host.
 func builtins(opts Options) map[string]Action {
-	_ = opts // read by the actions of later issues (exec: AllowExec, email: SMTPURL)
 	transport := newTransport()
 	return map[string]Action{
 		"http":    &HTTP{Client: newHTTPClient(transport)},
@@ -20,6 +19,10 @@ func builtins(opts Options) map[string]Action {
 		"fail":    &Fail{},
 		"respond": &Respond{},
 		"delay":   &Delay{},
+		"email":   newEmail(opts),
+		"notify":  newNotify(newHTTPClient(transport)),
+		"webhook": newWebhook(transport),
+		"exec":    newExec(opts.AllowExec),
 	}
 }
 

@@ -314,13 +314,10 @@ func (x *execution) fail(st *workflows.Step, att *storage.StepAttempt, err error
 	msg := x.c.mask.String(err.Error())
 	now := x.e.clock.Now()
 	att.Error, att.FinishedAt = msg, now
-	policy := defaultRetry
-	if st.Retry != nil {
-		policy = *st.Retry
-	}
-	if !actions.IsPermanent(err) && failures+1 < policy.Attempts {
+	attempts, wait := x.e.retryPolicy(st)
+	if !actions.IsPermanent(err) && failures+1 < attempts {
 		asked, _ := actions.RetryDelay(err)
-		next := now.Add(backoff(policy, failures+1, asked, nil))
+		next := now.Add(wait(failures+1, asked))
 		att.Status, att.NextAt = storage.StepWaiting, next
 		x.run.Status, x.run.NextAt = storage.RunWaiting, next
 		x.run.LeaseOwner, x.run.LeaseUntil = "", time.Time{}

@@ -49,6 +49,7 @@ type cli struct {
 	Run        runCmd        `cmd:"" help:"Run one workflow once, in-process, and print the run."`
 	Runs       runsCmd       `cmd:"" help:"List and show runs."`
 	Deliveries deliveriesCmd `cmd:"" help:"List webhook deliveries, accepted and rejected."`
+	Sign       signCmd       `cmd:"" help:"Print the headers a verify scheme expects for a body, to try a workflow with curl."`
 	Version    versionCmd    `cmd:"" help:"Print the version."`
 }
 

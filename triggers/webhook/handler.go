@@ -68,6 +68,7 @@ type route struct {
 	hook      *workflows.Webhook
 	methods   map[string]bool
 	key       *workflows.Expr // concurrency.key
+	creds     credentials     // where verification carries secrets, to mask
 	needsBody bool            // routing reads the parsed body
 	trivial   bool            // no expression at all: no variables to build
 }
@@ -80,6 +81,7 @@ func newRoute(w *workflows.Workflow) *route {
 	if w.Concurrency != nil {
 		r.key = w.Concurrency.Key
 	}
+	r.creds = credentialsOf(r.hook.Verify)
 	r.trivial = r.hook.When == nil && r.hook.Dedupe == nil && r.key == nil && r.hook.Verify == nil
 	r.needsBody = !r.trivial || r.hook.Batch
 	return r
@@ -90,6 +92,7 @@ type request struct {
 	c        *gin.Context
 	delivery *storage.Delivery
 	event    *engine.Event
+	raw      []byte
 }
 
 // reject records the delivery with its status and answers {"error": msg}.
@@ -109,9 +112,9 @@ func (h *Handler) reject(rq *request, status int, msg string) {
 func (h *Handler) ServeGin(c *gin.Context) {
 	now := h.engine.Now()
 	path := strings.TrimPrefix(c.Param("path"), "/")
-	plain, safe := flattenHeaders(c.Request.Header)
+	headers := flattenHeaders(c.Request.Header)
 	rq := &request{c: c, delivery: &storage.Delivery{
-		Method: c.Request.Method, Path: c.Request.URL.Path, Headers: safe, ReceivedAt: now,
+		Method: c.Request.Method, Path: c.Request.URL.Path, Headers: headers, ReceivedAt: now,
 	}}
 
 	select {
@@ -162,9 +165,10 @@ func (h *Handler) ServeGin(c *gin.Context) {
 		h.reject(rq, http.StatusBadRequest, err.Error())
 		return
 	}
+	rq.raw = raw
 	rq.event = &engine.Event{
 		Type: engine.EventWebhook, Time: now, Method: c.Request.Method, Path: c.Request.URL.Path,
-		IP: ip.String(), Headers: plain, Query: firstValuesString(c.Request.URL.Query()),
+		IP: ip.String(), Headers: headers, Query: flattenQuery(c.Request.URL.Query()),
 		Raw: string(raw), FromRaw: true,
 	}
 	// The body is parsed here only when routing needs it; otherwise the run parses it
@@ -178,6 +182,7 @@ func (h *Handler) ServeGin(c *gin.Context) {
 			break
 		}
 	}
+	maskCredentials(rq, allowed)
 	h.accept(rq, allowed)
 }
 
@@ -186,8 +191,18 @@ func (h *Handler) ServeGin(c *gin.Context) {
 func (h *Handler) accept(rq *request, routes []*route) {
 	var runs []*storage.Run
 	var sync *route
+	unverified := 0
 	for _, r := range routes {
 		rs, err := h.runsFor(rq, r)
+		if errors.Is(err, errUnverified) {
+			unverified++
+			lvl := slog.LevelInfo
+			if errors.Is(err, ErrParams) { // e.g. an unset secret: the workflow's fault
+				lvl = slog.LevelError
+			}
+			h.log.Log(rq.c.Request.Context(), lvl, "webhook not verified", "workflow", r.wf.Name, "err", err)
+			continue
+		}
 		if err != nil {
 			h.log.Warn("webhook routing", "workflow", r.wf.Name, "err", err)
 			continue
@@ -196,6 +211,11 @@ func (h *Handler) accept(rq *request, routes []*route) {
 			sync = r
 		}
 		runs = append(runs, rs...)
+	}
+	if unverified == len(routes) {
+		// The same answer whatever failed: no hint for a forger.
+		h.reject(rq, http.StatusUnauthorized, "verification failed")
+		return
 	}
 	rq.delivery.StatusCode = http.StatusAccepted
 	if len(runs) == 0 {
@@ -228,6 +248,11 @@ func (h *Handler) runsFor(rq *request, r *route) ([]*storage.Run, error) {
 	if !r.trivial {
 		var err error
 		if vars, err = h.engine.TriggerVars(r.wf, rq.event); err != nil {
+			return nil, err
+		}
+	}
+	if v := r.hook.Verify; v != nil {
+		if err := h.verify(rq, v, vars); err != nil {
 			return nil, err
 		}
 	}
@@ -272,6 +297,30 @@ func (h *Handler) runsFor(rq *request, r *route) ([]*storage.Run, error) {
 		runs = append(runs, run)
 	}
 	return runs, nil
+}
+
+// errUnverified marks a request that failed a workflow's verify block.
+var errUnverified = errors.New("not verified")
+
+// verify renders the verify parameters (secrets, env) and checks the request.
+func (h *Handler) verify(rq *request, v *workflows.Verify, vars map[string]any) error {
+	params := make(map[string]any, len(v.Params))
+	for k, p := range v.Params {
+		val, err := p.Render(vars)
+		if err != nil {
+			return fmt.Errorf("%w: %w: render verify %s: %w", errUnverified, ErrParams, k, err)
+		}
+		params[k] = val
+	}
+	err := Verify(v.Scheme, params, Request{
+		Header: rq.c.Request.Header, Query: rq.c.Request.URL.Query(),
+		// The raw bytes as received: the event and the records have credentials masked.
+		Raw: rq.raw, Now: rq.event.Time,
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", errUnverified, err)
+	}
+	return nil
 }
 
 // keyOf evaluates a key expression for one event (a batch element has its own).
@@ -412,14 +461,4 @@ func allowedMethods(routes []*route) string {
 		}
 	}
 	return strings.Join(out, ", ")
-}
-
-func firstValuesString(vals map[string][]string) map[string]string {
-	out := make(map[string]string, len(vals))
-	for k, v := range vals {
-		if len(v) > 0 {
-			out[k] = v[0]
-		}
-	}
-	return out
 }

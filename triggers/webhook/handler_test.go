@@ -551,3 +551,86 @@ steps: [{ id: s, uses: set, with: { a: 1 } }]
 		t.Errorf("%d runs stored for %d accepted requests (%v)", len(runs), accepted, err)
 	}
 }
+
+func TestVerificationGatesRunsAndRecordsHideCredentials(t *testing.T) {
+	t.Setenv("GH_SECRET", "It's a Secret to Everybody")
+	t.Setenv("AT_KEY", "UNIQUE_API_KEY")
+	b := setup(t, `
+name: gh
+on:
+  webhook:
+    path: gh
+    verify: { github: { secret: "${{ secrets.GH_SECRET }}" } }
+steps: [{ id: s, uses: set, with: { ok: true } }]
+`, `
+name: at
+on:
+  webhook:
+    path: at
+    verify: { api_key: { field: api_key, value: "${{ secrets.AT_KEY }}" } }
+steps: [{ id: s, uses: set, with: { key: "${{ event.body.api_key }}", id: "${{ event.body.entity_id }}" } }]
+`, `
+name: tok
+on:
+  webhook:
+    path: tok
+    verify: { token: { query: access, value: "${{ secrets.AT_KEY }}" } }
+steps: [{ id: s, uses: set, with: { q: "${{ event.query.access }}" } }]
+`)
+	body := "Hello, World!"
+	send := func(path, body string, headers ...string) answer {
+		req, _ := http.NewRequest("POST", b.server.URL+path, strings.NewReader(body))
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		a := answer{status: resp.StatusCode, raw: string(raw)}
+		_ = json.Unmarshal(raw, &a.body)
+		return a
+	}
+	good := "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+	if a := send("/hooks/gh", body, "X-Hub-Signature-256", good); a.status != http.StatusAccepted {
+		t.Fatalf("signed: %d %s", a.status, a.raw)
+	}
+	bad := []answer{
+		send("/hooks/gh", body+"!", "X-Hub-Signature-256", good),
+		send("/hooks/gh", body),
+		send("/hooks/gh", body, "X-Hub-Signature-256", "sha256=00"),
+		send("/hooks/at", `{"api_key":"WRONG","entity_id":17}`, "Content-Type", "application/json"),
+		send("/hooks/tok?access=nope", `{}`),
+	}
+	for i, a := range bad {
+		if a.status != http.StatusUnauthorized || a.raw != `{"error":"verification failed"}` {
+			t.Errorf("bad request %d: %d %s", i, a.status, a.raw)
+		}
+	}
+	at := send("/hooks/at", `{"api_key":"UNIQUE_API_KEY","entity_id":17}`, "Content-Type", "application/json")
+	tok := send("/hooks/tok?access=UNIQUE_API_KEY", `{}`)
+	if at.status != http.StatusAccepted || tok.status != http.StatusAccepted {
+		t.Fatalf("api_key %d %s, token %d %s", at.status, at.raw, tok.status, tok.raw)
+	}
+	for _, a := range []answer{at, tok} {
+		run := b.waitRuns(a)[0]
+		steps, _ := b.store.RunSteps(context.Background(), run.ID)
+		if strings.Contains(string(steps[0].Output)+string(run.Event), "UNIQUE_API_KEY") {
+			t.Errorf("run %d keeps the key: %s %s", run.ID, steps[0].Output, run.Event)
+		}
+	}
+	if runs, _ := b.store.ListRuns(context.Background(), storage.RunFilter{}); len(runs) != 3 {
+		t.Errorf("%d runs, want 3 (only verified requests start runs)", len(runs))
+	}
+	for _, d := range b.deliveries() {
+		all := string(d.Body)
+		for k, v := range d.Headers {
+			all += k + ":" + v
+		}
+		if strings.Contains(all, "UNIQUE_API_KEY") || strings.Contains(all, "757107ea") {
+			t.Errorf("delivery %d (%d) keeps a credential: %s", d.ID, d.StatusCode, all)
+		}
+	}
+}
