@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/hookflow/hookflow/storage"
 )
@@ -68,12 +69,16 @@ func (s *Store) recycle(r *request) {
 	requestPool.Put(r)
 }
 
+// commitDelay is how long the committer waits for more writes when it is under load.
+var commitDelay = 100 * time.Microsecond
+
 // commitLoop is the committer: it takes the first waiting write, then every other
 // write already waiting (up to maxBatch), commits them together and answers them all.
 // It returns once Close has closed the inbox and every write in it is answered.
 func (s *Store) commitLoop(maxBatch int, beforeBatch func()) {
 	defer close(s.stopped)
 	batch := make([]*request, 0, maxBatch)
+	lastBatch := 0
 	for first := range s.inbox {
 		batch = append(batch[:0], first)
 	fill:
@@ -88,6 +93,24 @@ func (s *Store) commitLoop(maxBatch int, beforeBatch func()) {
 				break fill
 			}
 		}
+		if prev := lastBatch; prev >= 4 && len(batch) < prev && len(batch) < maxBatch {
+			// Under load: a moment's wait lets the writers that are on their way share
+			// this commit, instead of paying a commit (an fsync) of their own.
+			time.Sleep(commitDelay)
+		refill:
+			for len(batch) < maxBatch {
+				select {
+				case r, ok := <-s.inbox:
+					if !ok {
+						break refill
+					}
+					batch = append(batch, r)
+				default:
+					break refill
+				}
+			}
+		}
+		lastBatch = len(batch)
 		if beforeBatch != nil {
 			beforeBatch()
 		}
