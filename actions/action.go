@@ -53,6 +53,9 @@ type Param struct {
 	Required bool
 	Enum     []string
 	Doc      string
+	// Secret marks a credential: its value is recorded as *** in run history even
+	// when the workflow spells it out instead of using ${{ secrets.NAME }}.
+	Secret bool
 }
 
 // Spec is an action's parameter spec.

@@ -66,7 +66,7 @@ func (h *HTTP) Spec() Spec {
 				Doc: "Raw request body: a string is sent as is, any other value as JSON. Exclusive with json and form."},
 			{Name: "form", Type: TypeMap,
 				Doc: "Request body as application/x-www-form-urlencoded fields. Exclusive with json and body."},
-			{Name: "auth", Type: TypeMap,
+			{Name: "auth", Secret: true, Type: TypeMap,
 				Doc: "Authorization: {basic: {username, password}} or {bearer: TOKEN}."},
 			{Name: "timeout", Type: TypeDuration,
 				Doc: "Longest wait for the whole exchange, e.g. 10s. Default 30s; 0 leaves only the step's timeout."},

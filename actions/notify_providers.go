@@ -67,8 +67,8 @@ var notifyParams = []Param{
 	{Name: "attach", Type: TypeString, Doc: "ntfy: URL of a file to attach."},
 	{Name: "actions", Type: TypeAny, Doc: "ntfy: action buttons, in ntfy's short form (a string) or as a list of action objects."},
 	{Name: "markdown", Type: TypeBool, Doc: "ntfy: render the text as Markdown."},
-	{Name: "token", Type: TypeString, Doc: "ntfy: access token (Authorization: Bearer)."},
-	{Name: "password", Type: TypeString, Doc: "ntfy: password for basic auth (with username)."},
+	{Name: "token", Secret: true, Type: TypeString, Doc: "ntfy: access token (Authorization: Bearer)."},
+	{Name: "password", Secret: true, Type: TypeString, Doc: "ntfy: password for basic auth (with username)."},
 }
 
 // notifyProvider is one destination of the notify action.

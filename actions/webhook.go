@@ -81,7 +81,7 @@ func (w *Webhook) Spec() Spec {
 		Params: []Param{
 			{Name: "url", Type: TypeString, Required: true,
 				Doc: "Absolute http:// or https:// URL of the receiver."},
-			{Name: "secret", Type: TypeStrings, Required: true,
+			{Name: "secret", Secret: true, Type: TypeStrings, Required: true,
 				Doc: "Signing secret whsec_<base64 key>, or a list of them while rotating: one v1 signature each."},
 			{Name: "type", Type: TypeString, Required: true,
 				Doc: "Event type, e.g. invoice.paid; sent as the body's type."},

@@ -222,7 +222,8 @@ func (e *Engine) version(ctx context.Context, hash string) (*compiled, error) {
 type compiled struct {
 	wf         *workflows.Workflow
 	mask       *masker
-	secretVars map[string]any // secrets.NAME for every name the workflow uses
+	secretVars map[string]any      // secrets.NAME for every name the workflow uses
+	secretWith map[string][]string // step id -> `with` parameters that are credentials
 }
 
 func (e *Engine) compile(w *workflows.Workflow) *compiled {
@@ -235,6 +236,16 @@ func (e *Engine) compile(w *workflows.Workflow) *compiled {
 		}
 	}
 	c.mask = newMasker(values)
+	c.secretWith = map[string][]string{}
+	for _, st := range append(append([]*workflows.Step{}, w.Steps...), w.OnFailure...) {
+		if a, ok := e.actions.Lookup(st.Uses); ok {
+			for _, p := range a.Spec().Params {
+				if p.Secret {
+					c.secretWith[st.ID] = append(c.secretWith[st.ID], p.Name)
+				}
+			}
+		}
+	}
 	return c
 }
 

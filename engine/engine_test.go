@@ -19,6 +19,8 @@ import (
 	"github.com/hookflow/hookflow/storage"
 	"github.com/hookflow/hookflow/storage/sqlite"
 	"github.com/hookflow/hookflow/workflows"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
 // bundle is what a test works with: a started engine on a real SQLite file and a
@@ -561,4 +563,104 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+func TestOutboundWebhookRetriesWithOneIDAndValidSignatures(t *testing.T) {
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	verifier, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var ids []string
+	var verifyErrs []error
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		ids = append(ids, r.Header.Get("webhook-id"))
+		verifyErrs = append(verifyErrs, verifier.Verify(body, r.Header))
+		n := len(ids)
+		mu.Unlock()
+		if n <= 2 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer receiver.Close()
+	b := setup(t)
+	w := b.load(strings.ReplaceAll(`
+name: notify-partner
+steps:
+  - id: emit
+    uses: webhook
+    with:
+      url: "RECEIVER"
+      secret: "`+secret+`"
+      type: invoice.paid
+      payload: { invoice: "${{ event.body.invoice }}", amount: "${{ event.body.amount }}" }
+    retry: { attempts: 5, delay: 10ms }
+`, "RECEIVER", receiver.URL))
+	res := b.start(w, `{"invoice":"INV-9","amount":1250}`)
+	if res.Status != storage.RunSucceeded {
+		t.Fatalf("run %s: %s", res.Status, res.Error)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(ids) != 3 || ids[0] == "" || ids[0] != ids[1] || ids[1] != ids[2] {
+		t.Fatalf("webhook-ids = %q, want the same id on 3 attempts", ids)
+	}
+	for i, err := range verifyErrs {
+		if err != nil {
+			t.Errorf("attempt %d does not verify: %v", i+1, err)
+		}
+	}
+	st := b.steps(res.RunID)["emit"]
+	if st.Attempt != 3 || !strings.Contains(string(st.Output), `"attempts":3`) || !strings.Contains(string(st.Output), ids[0]) {
+		t.Errorf("step = attempts %d output %s", st.Attempt, st.Output)
+	}
+	if strings.Contains(string(st.Input), "MfKQ9r8") || !strings.Contains(string(st.Input), `"secret":"***"`) {
+		t.Errorf("the signing secret is recorded: %s", st.Input)
+	}
+}
+
+func TestForeachFailingElementRunsOnFailure(t *testing.T) {
+	b := setup(t)
+	b.api.fail = func(n int) int {
+		if n == 2 {
+			return http.StatusUnprocessableEntity
+		}
+		return 0
+	}
+	w := b.load(`
+name: ledger
+steps:
+  - id: lines
+    foreach: event.body.lines
+    uses: http
+    with: { method: POST, url: "{{API}}/ledger", json: { account: "${{ item.account }}", cents: "${{ item.cents }}", n: "${{ index }}" } }
+  - id: after
+    uses: http
+    with: { method: POST, url: "{{API}}/after" }
+on_failure:
+  - id: report
+    uses: http
+    with: { method: POST, url: "{{API}}/report", json: { step: "${{ failure.step }}", error: "${{ failure.error }}" } }
+`)
+	res := b.start(w, `{"lines":[{"account":"4000","cents":1200},{"account":"4010","cents":-50}]}`)
+	if res.Status != storage.RunFailed {
+		t.Fatalf("status %s", res.Status)
+	}
+	calls := b.api.Calls()
+	if len(calls) != 3 || calls[0].Body != `{"account":"4000","cents":1200,"n":0}` || calls[1].Body != `{"account":"4010","cents":-50,"n":1}` {
+		t.Fatalf("calls = %+v", calls)
+	}
+	var report map[string]string
+	if err := json.Unmarshal([]byte(calls[2].Body), &report); err != nil || calls[2].Path != "/report" {
+		t.Fatalf("report call = %+v", calls[2])
+	}
+	if report["step"] != "lines" || !strings.Contains(report["error"], "element 1") || !strings.Contains(report["error"], "422") {
+		t.Errorf("failure seen by on_failure = %v", report)
+	}
+	if _, ran := b.steps(res.RunID)["after"]; ran {
+		t.Error("the step after the failed foreach ran")
+	}
 }

@@ -213,7 +213,7 @@ func (x *execution) step(ctx context.Context, seq int, st *workflows.Step) (outc
 		return x.fail(st, att, actions.Permanent(err), failures)
 	}
 	att.Status = storage.StepRunning
-	att.Input = x.encode(inputRecord(st, inputs))
+	att.Input = x.encode(x.inputRecord(st, inputs))
 	if err := x.save(ctx, nil, att); err != nil {
 		x.log.Error("record step start", "step", st.ID, "err", err)
 		return stepInterrupted, err
@@ -390,11 +390,33 @@ func (x *execution) encode(v any) []byte {
 	return x.c.mask.Bytes(b)
 }
 
-func inputRecord(st *workflows.Step, inputs []map[string]any) any {
-	if st.Foreach == nil {
-		return inputs[0]
+// inputRecord is what history keeps of a step's rendered input: credentials that the
+// action marks secret are replaced by *** (secrets.NAME values are masked later).
+func (x *execution) inputRecord(st *workflows.Step, inputs []map[string]any) any {
+	hide := x.c.secretWith[st.ID]
+	record := func(in map[string]any) map[string]any {
+		if len(hide) == 0 {
+			return in
+		}
+		out := make(map[string]any, len(in))
+		for k, v := range in {
+			out[k] = v
+		}
+		for _, name := range hide {
+			if _, ok := out[name]; ok {
+				out[name] = Masked
+			}
+		}
+		return out
 	}
-	return inputs
+	if st.Foreach == nil {
+		return record(inputs[0])
+	}
+	out := make([]any, len(inputs))
+	for i, in := range inputs {
+		out[i] = record(in)
+	}
+	return out
 }
 
 func renderWith(v *workflows.Value, vars map[string]any) (map[string]any, error) {
