@@ -3,11 +3,13 @@
 package examples_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	netmail "net/mail"
 	"os"
 	"path/filepath"
 	"sort"
@@ -61,6 +63,7 @@ type bundle struct {
 	apis   *apis
 	store  storage.Store
 	server *httptest.Server
+	mail   *mailbox
 }
 
 func setup(t *testing.T) *bundle {
@@ -87,11 +90,15 @@ func setup(t *testing.T) *bundle {
 		t.Setenv(strings.ToUpper(name)+"_URL", a.srv.URL+"/"+name)
 	}
 
+	mail := startMailbox(t)
+	t.Setenv("HOOKFLOW_SMTP_URL", "smtp://"+mail.addr)
+
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "hookflow.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := engine.New(engine.Config{Store: st, Actions: actions.NewRegistry(actions.Options{}), Workers: 4})
+	reg := actions.NewRegistry(actions.Options{SMTPURL: os.Getenv("HOOKFLOW_SMTP_URL")})
+	e, err := engine.New(engine.Config{Store: st, Actions: reg, Workers: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +125,7 @@ func setup(t *testing.T) *bundle {
 		_ = e.Stop(ctx)
 		_ = st.Close()
 	})
-	return &bundle{t: t, apis: a, store: st, server: srv}
+	return &bundle{t: t, apis: a, store: st, server: srv, mail: mail}
 }
 
 // post sends body (a file in this folder, or JSON text) and waits for its runs.
@@ -315,6 +322,24 @@ func TestStripePaymentToAccounting(t *testing.T) {
 	succeeded(t, runs, 1)
 	equal(t, b.apis.take(),
 		`PATCH /accounting/invoices/INV-2024-0042 {"amount_cents":2000,"currency":"EUR","payment":"pi_3MtwBwLkdIwHu7ix28a3tqPa","status":"paid"}`)
+
+	// The receipt went out by mail: a valid RFC 5322 message to the payer, cc accounting.
+	msgs := b.mail.messages()
+	if len(msgs) != 1 {
+		t.Fatalf("%d mails sent, want 1", len(msgs))
+	}
+	m, err := netmail.ReadMessage(bytes.NewReader(msgs[0].data))
+	if err != nil {
+		t.Fatalf("not an RFC 5322 message: %v\n%s", err, msgs[0].data)
+	}
+	text, _ := io.ReadAll(m.Body)
+	if got := strings.Join(msgs[0].rcpt, ","); got != "jenny.rosen@example.com,accounting@example.com" {
+		t.Errorf("recipients = %s", got)
+	}
+	if m.Header.Get("Subject") != "Payment received for INV-2024-0042" || m.Header.Get("Cc") != "<accounting@example.com>" ||
+		m.Header.Get("Message-Id") == "" || !strings.Contains(string(text), "We received 20 EUR. Thank you!") {
+		t.Errorf("mail:\n%s", msgs[0].data)
+	}
 
 	// A payment without an invoice id skips the step.
 	_, _, runs = b.post("/hooks/stripe", `{"id":"evt_2","type":"payment_intent.succeeded","data":{"object":{"id":"pi_2","amount":5,"currency":"usd"}}}`)

@@ -410,3 +410,34 @@ steps:
 		t.Fatalf("a new event: %d %v", status, out)
 	}
 }
+
+func TestExecRunsOnlyWhenAllowed(t *testing.T) {
+	dir := t.TempDir()
+	wf := filepath.Join(dir, "exec.yaml")
+	writeFile(t, wf, `name: script
+steps:
+  - id: greet
+    uses: exec
+    with: { command: echo, args: ["hello", "${{ event.body.name }}"] }
+`)
+	db := filepath.Join(dir, "h.db")
+	stdout, _, code := hookflow(t, `{"name":"ada"}`, "run", wf, "--event", "-", "--json", "--db", db)
+	var run runJSON
+	if code != 1 || json.Unmarshal([]byte(stdout), &run) != nil || run.Status != "failed" {
+		t.Fatalf("without --allow-exec: exit %d\n%s", code, stdout)
+	}
+	if !strings.Contains(stdout, "--allow-exec") {
+		t.Errorf("the refusal does not say how to allow exec:\n%s", stdout)
+	}
+	stdout, stderr, code := hookflow(t, `{"name":"ada"}`, "run", wf, "--event", "-", "--json", "--allow-exec", "--db", db)
+	if code != 0 || json.Unmarshal([]byte(stdout), &run) != nil || run.Status != "succeeded" {
+		t.Fatalf("with --allow-exec: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	var out struct {
+		ExitCode int    `json:"exit_code"`
+		Stdout   string `json:"stdout"`
+	}
+	if err := json.Unmarshal(run.Steps[0].Output, &out); err != nil || out.Stdout != "hello ada\n" || out.ExitCode != 0 {
+		t.Errorf("exec output = %s", run.Steps[0].Output)
+	}
+}
