@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/triggers/webhook"
 )
 
@@ -55,7 +56,7 @@ func FuzzVerify(f *testing.F) {
 		}
 		h.Set("Webhook-Id", id)
 		h.Set("Content-Type", id)
-		body, _ := webhook.ParseBody(id, raw)
+		body, _ := engine.ParseBody(id, raw)
 		for _, name := range webhook.Schemes() {
 			for _, b := range []any{body, nil} {
 				r := webhook.Request{Header: h, Query: url.Values{"token": {sig}}, Raw: raw, Body: b, Now: now}
@@ -107,7 +108,7 @@ func FuzzParseBody(f *testing.F) {
 	f.Add("application/vnd.api+json", []byte(`12345678901234567890123`))
 	f.Add(";;;", []byte("\x00\xff"))
 	f.Fuzz(func(t *testing.T, contentType string, raw []byte) {
-		v, err := webhook.ParseBody(contentType, raw)
+		v, err := engine.ParseBody(contentType, raw)
 		if err != nil && v != nil {
 			t.Fatalf("ParseBody returned both %v and %v", v, err)
 		}

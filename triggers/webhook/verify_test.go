@@ -19,6 +19,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	stripewebhook "github.com/stripe/stripe-go/v82/webhook"
 
+	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/triggers/webhook"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -38,7 +39,7 @@ func request(t *testing.T, h http.Header, q url.Values, raw []byte) webhook.Requ
 	if h == nil {
 		h = http.Header{}
 	}
-	parsed, err := webhook.ParseBody("", raw)
+	parsed, err := engine.ParseBody("", raw)
 	if err != nil {
 		t.Fatalf("parse body: %v", err)
 	}
@@ -205,7 +206,7 @@ func TestVerifySchemes(t *testing.T) {
 
 			r := sc.send(t, sc.secret, raw, now)
 			r.Raw = tamper(r.Raw)
-			r.Body, _ = webhook.ParseBody("application/json", r.Raw)
+			r.Body, _ = engine.ParseBody("application/json", r.Raw)
 			err := verify(r)
 			switch {
 			case sc.bodyBound && !errors.Is(err, webhook.ErrMismatch):

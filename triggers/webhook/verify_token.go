@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hookflow/hookflow/engine"
 )
 
 // The shared-secret schemes: the request carries the secret itself, compared in
@@ -189,7 +191,7 @@ var apiKeyScheme = scheme{
 		}
 		body := r.Body
 		if body == nil && len(r.Raw) > 0 {
-			body, _ = ParseBody(r.Header.Get("Content-Type"), r.Raw)
+			body, _ = engine.ParseBody(r.Header.Get("Content-Type"), r.Raw)
 		}
 		v, ok := bodyField(body, field)
 		if !ok || v == nil {
