@@ -29,8 +29,9 @@ func ValidBody(contentType string, raw []byte) error {
 
 // ParseBody turns a raw body into event.body: JSON into data, a form into a map of its
 // fields (first value each), anything else into its text. A body that is JSON without
-// saying so (many senders post JSON as text/plain) is parsed too; only a body that
-// claims a JSON content type and does not parse is an error.
+// saying so (many senders post JSON as text/plain, curl -d posts it as a form) is
+// parsed as JSON too; only a body that claims a JSON content type and does not parse
+// is an error.
 func ParseBody(contentType string, raw []byte) (any, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, nil
@@ -41,6 +42,12 @@ func ParseBody(contentType string, raw []byte) (any, error) {
 			return nil, ErrMalformedJSON
 		}
 		return v, nil
+	}
+	if c := firstNonSpace(raw); c == '{' || c == '[' {
+		// JSON sent as text or as a form (curl -d labels everything a form).
+		if v, err := DecodeJSON(raw); err == nil {
+			return v, nil
+		}
 	}
 	if mt, _, _ := mime.ParseMediaType(contentType); mt == "application/x-www-form-urlencoded" {
 		vals, err := url.ParseQuery(string(raw))
@@ -54,11 +61,6 @@ func ParseBody(contentType string, raw []byte) (any, error) {
 			}
 		}
 		return out, nil
-	}
-	if c := firstNonSpace(raw); c == '{' || c == '[' {
-		if v, err := DecodeJSON(raw); err == nil {
-			return v, nil
-		}
 	}
 	return string(raw), nil
 }

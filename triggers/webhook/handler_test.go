@@ -288,6 +288,7 @@ steps:
 		{"application/x-www-form-urlencoded", `a=1&a=2&b=x`, `{"a":"1","b":"x"}`},
 		{"text/plain", `hello`, `"hello"`},
 		{"text/plain", `[{"uuid":"u1"}]`, `[{"uuid":"u1"}]`}, // JSON sent as text still parses
+		{"application/x-www-form-urlencoded", `{"a":[1]}`, `{"a":[1]}`}, // curl -d labels JSON a form
 		{"", ``, `null`},
 	}
 	for _, c := range cases {
