@@ -1,12 +1,16 @@
 package webhook_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -287,7 +291,7 @@ steps:
 		{"application/json", `{"a":1}`, `{"a":1}`},
 		{"application/x-www-form-urlencoded", `a=1&a=2&b=x`, `{"a":"1","b":"x"}`},
 		{"text/plain", `hello`, `"hello"`},
-		{"text/plain", `[{"uuid":"u1"}]`, `[{"uuid":"u1"}]`}, // JSON sent as text still parses
+		{"text/plain", `[{"uuid":"u1"}]`, `[{"uuid":"u1"}]`},            // JSON sent as text still parses
 		{"application/x-www-form-urlencoded", `{"a":[1]}`, `{"a":[1]}`}, // curl -d labels JSON a form
 		{"", ``, `null`},
 	}
@@ -633,5 +637,131 @@ steps: [{ id: s, uses: set, with: { q: "${{ event.query.access }}" } }]
 		if strings.Contains(all, "UNIQUE_API_KEY") || strings.Contains(all, "757107ea") {
 			t.Errorf("delivery %d (%d) keeps a credential: %s", d.ID, d.StatusCode, all)
 		}
+	}
+}
+
+// TestEverySchemeThroughTheIntake posts, for every verify scheme, a correctly signed
+// request (202, one run), a tampered body, a wrong secret, a missing credential and,
+// where the scheme is timestamped, a 10-minute-old signature (401, no run).
+func TestEverySchemeThroughTheIntake(t *testing.T) {
+	t.Setenv("HOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	t.Setenv("WRONG_SECRET", "whsec_dGhpcyBpcyBub3QgdGhlIHNlY3JldA==")
+	schemes := []struct {
+		name, params string
+		timestamped  bool
+		bodySigned   bool
+	}{
+		{"github", `secret: "${{ secrets.HOOK_SECRET }}"`, false, true},
+		{"stripe", `secret: "${{ secrets.HOOK_SECRET }}"`, true, true},
+		{"standard", `secret: "${{ secrets.HOOK_SECRET }}"`, true, true},
+		{"shopify", `secret: "${{ secrets.HOOK_SECRET }}"`, false, true},
+		{"slack", `secret: "${{ secrets.HOOK_SECRET }}"`, true, true},
+		{"gitlab", `token: "${{ secrets.HOOK_SECRET }}"`, false, false},
+		{"hmac", `{ secret: "${{ secrets.HOOK_SECRET }}", header: X-Body-Sig, algorithm: sha512, encoding: base64, prefix: "sha512=" }`, false, true},
+		{"basic", `{ username: hooks, password: "${{ secrets.HOOK_SECRET }}" }`, false, false},
+		{"token", `{ header: X-Hook-Token, value: "${{ secrets.HOOK_SECRET }}" }`, false, false},
+		{"api_key", `{ field: auth.key, value: "${{ secrets.HOOK_SECRET }}" }`, false, false},
+	}
+	var files []string
+	for _, s := range schemes {
+		params := s.params
+		if !strings.HasPrefix(params, "{") {
+			params = "{ " + params + " }"
+		}
+		files = append(files, fmt.Sprintf(`
+name: v-%s
+on: { webhook: { path: %s, verify: { %s: %s } } }
+steps: [{ id: s, uses: set, with: { ok: true } }]
+`, strings.ReplaceAll(s.name, "_", "-"), s.name, s.name, params))
+	}
+	b := setup(t, files...)
+	render := func(scheme, secretEnv string) map[string]any {
+		for _, s := range schemes {
+			if s.name != scheme {
+				continue
+			}
+			src := strings.ReplaceAll(s.params, "HOOK_SECRET", secretEnv)
+			if !strings.HasPrefix(src, "{") {
+				src = "{ " + src + " }"
+			}
+			w, err := workflows.Parse("p.yaml", []byte("name: p\non: { webhook: { verify: { "+scheme+": "+src+" } } }\nsteps: [{ id: s, uses: set }]\n"), b.engine.Specs())
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := map[string]any{}
+			for k, v := range w.On.Webhook.Verify.Params {
+				val, err := v.Render(map[string]any{"secrets": map[string]any{secretEnv: os.Getenv(secretEnv)}, "env": map[string]any{}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				out[k] = val
+			}
+			return out
+		}
+		t.Fatalf("no scheme %s", scheme)
+		return nil
+	}
+	send := func(scheme string, body []byte, h http.Header, q url.Values) int {
+		u := b.server.URL + "/hooks/" + scheme
+		if len(q) > 0 {
+			u += "?" + q.Encode()
+		}
+		req, _ := http.NewRequest("POST", u, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		for k, vs := range h {
+			req.Header[k] = vs
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, s := range schemes {
+		t.Run(s.name, func(t *testing.T) {
+			body := []byte(`{"auth":{"key":"` + os.Getenv("HOOK_SECRET") + `"},"id":7}`)
+			wrongBody := []byte(`{"auth":{"key":"` + os.Getenv("WRONG_SECRET") + `"},"id":7}`)
+			good := render(s.name, "HOOK_SECRET")
+			h, q, err := webhook.Sign(s.name, good, body, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := send(s.name, body, h, q); got != http.StatusAccepted {
+				t.Fatalf("signed: %d", got)
+			}
+			if s.bodySigned {
+				if got := send(s.name, []byte(`{"auth":{"key":"x"},"id":8}`), h, q); got != http.StatusUnauthorized {
+					t.Errorf("tampered body: %d", got)
+				}
+			}
+			wh, wq, err := webhook.Sign(s.name, render(s.name, "WRONG_SECRET"), wrongBody, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := send(s.name, wrongBody, wh, wq); got != http.StatusUnauthorized {
+				t.Errorf("wrong secret: %d", got)
+			}
+			missingBody := body
+			if s.name == "api_key" {
+				missingBody = []byte(`{"id":7}`)
+			}
+			if got := send(s.name, missingBody, nil, nil); got != http.StatusUnauthorized {
+				t.Errorf("missing credential: %d", got)
+			}
+			if s.timestamped {
+				sh, sq, err := webhook.Sign(s.name, good, body, time.Now().Add(-10*time.Minute))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := send(s.name, body, sh, sq); got != http.StatusUnauthorized {
+					t.Errorf("10 minutes old: %d", got)
+				}
+			}
+			runs, err := b.store.ListRuns(context.Background(), storage.RunFilter{Workflow: "v-" + strings.ReplaceAll(s.name, "_", "-")})
+			if err != nil || len(runs) != 1 {
+				t.Errorf("%d runs, want exactly the signed one (%v)", len(runs), err)
+			}
+		})
 	}
 }
