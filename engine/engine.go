@@ -41,9 +41,12 @@ type Config struct {
 	Lease time.Duration
 	// Sweep is how often storage is checked for runs not announced in-process, such as
 	// manual runs recorded by another process (default 1s).
-	Sweep  time.Duration
-	Clock  Clock
-	Logger *slog.Logger
+	Sweep time.Duration
+	// Retention, when set, is how long finished runs, deliveries and dedupe keys are
+	// kept; older ones are pruned in small batches.
+	Retention time.Duration
+	Clock     Clock
+	Logger    *slog.Logger
 	// Secrets resolves secrets.NAME (default os.LookupEnv).
 	Secrets func(name string) (string, bool)
 }
@@ -51,27 +54,29 @@ type Config struct {
 // Engine executes runs. Create it with New, give it workflows with SetWorkflows, start
 // its workers with Start, and stop it with Stop.
 type Engine struct {
-	store   storage.Store
-	actions *actions.Registry
-	specs   workflows.Specs
-	clock   Clock
-	log     *slog.Logger
-	secrets func(string) (string, bool)
-	owner   string
-	lease   time.Duration
-	sweep   time.Duration
-	workers int
+	store     storage.Store
+	actions   *actions.Registry
+	specs     workflows.Specs
+	clock     Clock
+	log       *slog.Logger
+	secrets   func(string) (string, bool)
+	owner     string
+	lease     time.Duration
+	sweep     time.Duration
+	retention time.Duration
+	workers   int
 
 	current  atomic.Pointer[map[string]*compiled] // by workflow name
 	versions sync.Map                             // hash -> *compiled
 
-	ready   chan int64        // run ids announced in-process, to claim by id
-	claimed chan *storage.Run // runs already claimed by the dispatcher
-	poke    chan struct{}     // asks the dispatcher to look at storage now
-	backlog atomic.Bool       // runs were announced but did not fit in ready
-	wakeAt  chan time.Time    // stored wake-up times to arm the timer with
-	active  sync.Map          // run id -> struct{}: runs this engine executes
-	waiters waiterSet
+	ready       chan int64        // run ids announced in-process, to claim by id
+	claimed     chan *storage.Run // runs already claimed by the dispatcher
+	poke        chan struct{}     // asks the dispatcher to look at storage now
+	backlog     atomic.Bool       // runs were announced but did not fit in ready
+	wakeAt      chan time.Time    // stored wake-up times to arm the timer with
+	lastRequeue time.Time         // when the dispatcher last took over expired leases
+	active      sync.Map          // run id -> struct{}: runs this engine executes
+	waiters     waiterSet
 
 	stopOnce sync.Once
 	stopping chan struct{}
@@ -105,21 +110,22 @@ func New(cfg Config) (*Engine, error) {
 		cfg.Secrets = os.LookupEnv
 	}
 	e := &Engine{
-		store:    cfg.Store,
-		actions:  cfg.Actions,
-		specs:    Specs(cfg.Actions),
-		clock:    cfg.Clock,
-		log:      cfg.Logger,
-		secrets:  cfg.Secrets,
-		owner:    newOwner(),
-		lease:    cfg.Lease,
-		sweep:    cfg.Sweep,
-		workers:  cfg.Workers,
-		ready:    make(chan int64, 4096),
-		claimed:  make(chan *storage.Run),
-		poke:     make(chan struct{}, 1),
-		wakeAt:   make(chan time.Time, 64),
-		stopping: make(chan struct{}),
+		store:     cfg.Store,
+		actions:   cfg.Actions,
+		specs:     Specs(cfg.Actions),
+		clock:     cfg.Clock,
+		log:       cfg.Logger,
+		secrets:   cfg.Secrets,
+		owner:     newOwner(),
+		lease:     cfg.Lease,
+		sweep:     cfg.Sweep,
+		retention: cfg.Retention,
+		workers:   cfg.Workers,
+		ready:     make(chan int64, 4096),
+		claimed:   make(chan *storage.Run),
+		poke:      make(chan struct{}, 1),
+		wakeAt:    make(chan time.Time, 64),
+		stopping:  make(chan struct{}),
 	}
 	e.waiters.init()
 	empty := map[string]*compiled{}

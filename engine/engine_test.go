@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -662,5 +663,185 @@ on_failure:
 	}
 	if _, ran := b.steps(res.RunID)["after"]; ran {
 		t.Error("the step after the failed foreach ran")
+	}
+}
+
+func TestConcurrencyKeyKeepsArrivalOrderPerKey(t *testing.T) {
+	b := setup(t, func(c *engine.Config) { c.Workers = 8 })
+	w := b.load(`
+name: ordered
+concurrency:
+  key: event.body.customer
+steps:
+  - id: call
+    uses: http
+    with: { method: POST, url: "{{API}}/c/${{ event.body.customer }}/${{ event.body.n }}" }
+`)
+	// The API is slow and jittery, so runs of one key that overlapped would arrive out
+	// of order.
+	b.api.fail = func(n int) int { time.Sleep(time.Duration(n%3) * 3 * time.Millisecond); return 0 }
+	ctx := context.Background()
+	var runs []*storage.Run
+	var ids []int64
+	for i := 0; i < 20; i++ {
+		customer := []string{"alice", "bob"}[i%2]
+		body := fmt.Sprintf(`{"customer":%q,"n":%d}`, customer, i)
+		parsed, _ := engine.DecodeJSON([]byte(body))
+		ev := &engine.Event{Type: engine.EventWebhook, Time: time.Now().UTC(), Headers: map[string]string{}, Query: map[string]string{}, Raw: body, Body: parsed}
+		run, _ := engine.NewRun(w, ev, storage.TriggerWebhook)
+		key, err := b.engine.ConcurrencyKey(w, ev)
+		if err != nil || key != customer {
+			t.Fatalf("key %q, %v", key, err)
+		}
+		run.ConcurrencyKey = key
+		runs = append(runs, run)
+	}
+	// One delivery with all twenty runs, as a batch would bring them.
+	if _, err := b.engine.Accept(ctx, &storage.Delivery{Method: "POST", Path: "/hooks/x", StatusCode: 202}, runs, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range runs {
+		ids = append(ids, r.ID)
+	}
+	for _, id := range ids {
+		select {
+		case res := <-b.engine.Watch(ctx, id):
+			if res.Status != storage.RunSucceeded {
+				t.Fatalf("run %d: %s %s", id, res.Status, res.Error)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("run %d did not finish", id)
+		}
+	}
+	last := map[string]int{}
+	for _, c := range b.api.Calls() {
+		var customer string
+		var n int
+		if _, err := fmt.Sscanf(strings.ReplaceAll(c.Path, "/", " "), " c %s %d", &customer, &n); err != nil {
+			t.Fatalf("path %q: %v", c.Path, err)
+		}
+		if prev, ok := last[customer]; ok && n < prev {
+			t.Errorf("%s: event %d reached the API after event %d", customer, n, prev)
+		}
+		last[customer] = n
+	}
+	if len(b.api.Calls()) != 20 {
+		t.Errorf("%d calls, want 20", len(b.api.Calls()))
+	}
+}
+
+func TestConcurrencyLimitCapsRunningRuns(t *testing.T) {
+	b := setup(t, func(c *engine.Config) { c.Workers = 8 })
+	var running, peak atomic.Int32
+	b.api.fail = func(int) int {
+		n := running.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+		running.Add(-1)
+		return 0
+	}
+	w := b.load(`
+name: limited
+concurrency: { limit: 2 }
+steps:
+  - { id: call, uses: http, with: { method: POST, url: "{{API}}/x" } }
+`)
+	ctx := context.Background()
+	var chans []<-chan engine.Result
+	for i := 0; i < 10; i++ {
+		ev := &engine.Event{Type: engine.EventManual, Time: time.Now().UTC(), Headers: map[string]string{}, Query: map[string]string{}}
+		run, _ := engine.NewRun(w, ev, storage.TriggerManual)
+		ch, err := b.engine.Enqueue(ctx, run, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chans = append(chans, ch)
+	}
+	for _, ch := range chans {
+		select {
+		case res := <-ch:
+			if res.Status != storage.RunSucceeded {
+				t.Fatalf("%s %s", res.Status, res.Error)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("runs did not finish")
+		}
+	}
+	if p := peak.Load(); p > 2 || p < 1 {
+		t.Errorf("peak of %d runs calling at once, want at most 2", p)
+	}
+}
+
+func TestCancelStopsARunningRun(t *testing.T) {
+	b := setup(t)
+	release := make(chan struct{})
+	defer close(release)
+	b.api.fail = func(int) int { <-release; return 0 }
+	w := b.load(`
+name: long
+steps:
+  - { id: slow, uses: http, with: { method: POST, url: "{{API}}/slow" } }
+  - { id: next, uses: log, with: { message: never } }
+`)
+	ctx := context.Background()
+	ev := &engine.Event{Type: engine.EventManual, Time: time.Now().UTC(), Headers: map[string]string{}, Query: map[string]string{}}
+	run, _ := engine.NewRun(w, ev, storage.TriggerManual)
+	ch, err := b.engine.Enqueue(ctx, run, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(b.api.Calls()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the step never started")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	// As `hookflow cancel` does from another process: a stored request.
+	if _, err := b.store.RequestCancel(ctx, run.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case res := <-ch:
+		if res.Status != storage.RunCancelled {
+			t.Fatalf("status %s, want cancelled", res.Status)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the cancel was not carried out")
+	}
+	if _, ran := b.steps(run.ID)["next"]; ran {
+		t.Error("the step after the cancelled one ran")
+	}
+}
+
+func TestRunTimeoutFailsTheRunWithoutRetrying(t *testing.T) {
+	b := setup(t)
+	b.api.fail = func(int) int { time.Sleep(300 * time.Millisecond); return 0 }
+	w := b.load(`
+name: bounded
+timeout: 100ms
+steps:
+  - id: slow
+    uses: http
+    with: { method: POST, url: "{{API}}/slow" }
+    retry: { attempts: 5, delay: 10ms }
+on_failure:
+  - { id: report, uses: set, with: { why: "${{ failure.error }}" } }
+`)
+	res := b.start(w, `{}`)
+	if res.Status != storage.RunFailed || !strings.Contains(res.Error, "timed out") {
+		t.Fatalf("run %s: %s", res.Status, res.Error)
+	}
+	steps := b.steps(res.RunID)
+	if steps["slow"].Attempt != 1 {
+		t.Errorf("a step past the run's timeout was retried: %d attempts", steps["slow"].Attempt)
+	}
+	if steps["report"] == nil || steps["report"].Status != storage.StepSucceeded {
+		t.Errorf("on_failure did not run after the timeout: %+v", steps["report"])
 	}
 }

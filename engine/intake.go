@@ -38,14 +38,18 @@ func NewRun(w *workflows.Workflow, ev *Event, trigger string) (*storage.Run, err
 	if err != nil {
 		return nil, fmt.Errorf("workflow %s: %w", w.Name, err)
 	}
-	return &storage.Run{
+	r := &storage.Run{
 		Workflow:        w.Name,
 		WorkflowVersion: w.Hash,
 		Status:          storage.RunQueued,
 		Trigger:         trigger,
 		CreatedAt:       ev.Time,
 		Event:           data,
-	}, nil
+	}
+	if w.Concurrency != nil {
+		r.ConcurrencyLimit = w.Concurrency.Limit
+	}
+	return r, nil
 }
 
 // Accept records a delivery and the runs it starts in one commit shared with other
@@ -233,4 +237,24 @@ func (e *Engine) RunOnce(ctx context.Context, r *storage.Run) (Result, error) {
 		case <-time.After(max(wait, 10*time.Millisecond)):
 		}
 	}
+}
+
+// ConcurrencyKey evaluates the workflow's concurrency.key for an event ("" without
+// one), for runs that do not come through the webhook intake.
+func (e *Engine) ConcurrencyKey(w *workflows.Workflow, ev *Event) (string, error) {
+	if w.Concurrency == nil || w.Concurrency.Key == nil {
+		return "", nil
+	}
+	if err := ev.ParseBody(); err != nil {
+		return "", err
+	}
+	vars, err := e.TriggerVars(w, ev)
+	if err != nil {
+		return "", err
+	}
+	v, err := w.Concurrency.Key.Eval(vars)
+	if err != nil || v == nil {
+		return "", err
+	}
+	return workflows.Format(v), nil
 }

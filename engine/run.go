@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/hookflow/hookflow/actions"
@@ -33,6 +34,7 @@ type execution struct {
 	pending    []*storage.StepAttempt // finished attempts not yet written
 	lastOutput any
 	response   *Response
+	act        *activeRun
 }
 
 // outcome of one step.
@@ -43,14 +45,27 @@ const (
 	stepWaiting                    // the run waits for a stored wake-up
 	stepFailed                     // the run fails
 	stepInterrupted                // shutdown: the run goes back to the queue
+	stepCancelled                  // a cancel was requested: the run ends cancelled
 )
+
+// errCancelled is recorded on a step attempt cut short by a cancel request.
+const errCancelled = "cancelled"
+
+// activeRun is a run this engine executes: its context is cancelled when a cancel
+// is requested for it (or when the grace period of a shutdown ends).
+type activeRun struct {
+	cancel    context.CancelFunc
+	cancelled atomic.Bool
+}
 
 // execute runs a claimed run until it finishes, waits or is interrupted.
 func (e *Engine) execute(run *storage.Run) {
-	e.active.Store(run.ID, struct{}{})
+	ctx, cancel := context.WithCancel(e.runCtx)
+	defer cancel()
+	act := &activeRun{cancel: cancel}
+	e.active.Store(run.ID, act)
 	defer e.active.Delete(run.ID)
 	log := e.log.With("run_id", run.ID, "workflow", run.Workflow)
-	ctx := e.runCtx
 
 	c, err := e.version(ctx, run.WorkflowVersion)
 	if err != nil {
@@ -58,7 +73,7 @@ func (e *Engine) execute(run *storage.Run) {
 		return
 	}
 	log = maskedLogger(log, c.mask)
-	x := &execution{e: e, c: c, run: run, log: log, steps: map[string]any{}}
+	x := &execution{e: e, c: c, run: run, log: log, steps: map[string]any{}, act: act}
 	if err := x.prepare(ctx); err != nil {
 		e.finish(ctx, x, storage.RunFailed, c.mask.String(err.Error()))
 		return
@@ -71,6 +86,15 @@ func (x *execution) prepare(ctx context.Context) error {
 	ev, err := DecodeEvent(x.run.Event)
 	if err != nil {
 		return err
+	}
+	if ev.ID == "" {
+		// The delivery id exists only once intake has committed; other runs are their
+		// own event.
+		id := x.run.DeliveryID
+		if id == 0 {
+			id = x.run.ID
+		}
+		ev.ID = strconv.FormatInt(id, 10)
 	}
 	wf := x.c.wf
 	x.vars = map[string]any{
@@ -106,42 +130,55 @@ func (x *execution) prepare(ctx context.Context) error {
 // walk runs the steps, then on_failure if a step failed, and finishes the run.
 func (x *execution) walk(ctx context.Context) {
 	wf := x.c.wf
+	stepsCtx := ctx
 	if wf.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, x.run.StartedAt.Add(wf.Timeout))
+		stepsCtx, cancel = context.WithDeadline(ctx, x.run.StartedAt.Add(wf.Timeout))
 		defer cancel()
 	}
 	var failure map[string]any
 	for i, st := range wf.Steps {
-		out, err := x.step(ctx, i, st)
-		switch out {
-		case stepDone:
-			continue
-		case stepWaiting:
-			return
-		case stepInterrupted:
-			x.e.requeue(x)
+		if x.act.cancelled.Load() {
+			x.e.finish(ctx, x, storage.RunCancelled, errCancelled)
 			return
 		}
-		failure = map[string]any{"step": st.ID, "error": x.c.mask.String(err.Error())}
-		break
+		out, err := x.step(stepsCtx, i, st)
+		if out == stepFailed {
+			failure = map[string]any{"step": st.ID, "error": x.c.mask.String(err.Error())}
+			break
+		}
+		if x.settled(ctx, out) {
+			return
+		}
 	}
 	if failure == nil {
 		x.e.finish(ctx, x, storage.RunSucceeded, "")
 		return
 	}
+	// on_failure steps run outside the run's timeout: a run that timed out still reports.
 	x.vars["failure"] = failure
 	for j, st := range wf.OnFailure {
-		out, _ := x.step(ctx, len(wf.Steps)+j, st)
-		switch out {
-		case stepWaiting:
-			return
-		case stepInterrupted:
-			x.e.requeue(x)
+		if out, _ := x.step(ctx, len(wf.Steps)+j, st); x.settled(ctx, out) {
 			return
 		}
 	}
 	x.e.finish(ctx, x, storage.RunFailed, fmt.Sprintf("step %s: %s", failure["step"], failure["error"]))
+}
+
+// settled carries out the outcomes that end this claim of the run before its last
+// step: a stored wait, a shutdown (back to the queue) or a cancel.
+func (x *execution) settled(ctx context.Context, out outcome) bool {
+	switch out {
+	case stepWaiting:
+		return true
+	case stepInterrupted:
+		x.e.requeue(x)
+		return true
+	case stepCancelled:
+		x.e.finish(ctx, x, storage.RunCancelled, errCancelled)
+		return true
+	}
+	return false
 }
 
 // step brings one step to an end: done, waiting for a retry, failed, or interrupted.
@@ -227,13 +264,21 @@ func (x *execution) step(ctx context.Context, seq int, st *workflows.Step) (outc
 	if err != nil {
 		// An action may say what went wrong in its output too (an http status and body).
 		att.Output = x.encode(output)
-		if x.e.runCtx.Err() != nil {
+		switch {
+		case x.e.runCtx.Err() != nil:
 			att.Status, att.Error = storage.StepFailed, errInterrupted
 			x.pending = append(x.pending, att)
 			return stepInterrupted, err
+		case x.act.cancelled.Load():
+			att.Status, att.Error = storage.StepFailed, errCancelled
+			x.pending = append(x.pending, att)
+			return stepCancelled, err
+		case x.pastTimeout():
+			err = actions.Permanent(fmt.Errorf("run timed out after %s: %w", x.c.wf.Timeout, err))
 		}
 		return x.fail(st, att, err, failures)
 	}
+
 	att.Status = storage.StepSucceeded
 	att.Output = x.encode(output)
 	x.pending = append(x.pending, att)
@@ -326,6 +371,7 @@ func (x *execution) fail(st *workflows.Step, att *storage.StepAttempt, err error
 		}
 		x.log.Info("step will retry", "step", st.ID, "attempt", att.Attempt, "next_at", next, "err", msg)
 		x.e.wakeup(next)
+		x.e.released(x.run)
 		return stepWaiting, err
 	}
 	att.Status = storage.StepFailed
@@ -347,6 +393,7 @@ func (x *execution) wait(st *workflows.Step, att *storage.StepAttempt, until tim
 		x.log.Error("record wait", "step", st.ID, "err", err)
 	}
 	x.e.wakeup(until)
+	x.e.released(x.run)
 	return stepWaiting, nil
 }
 
@@ -446,4 +493,11 @@ func decodeOutput(b []byte) any {
 		return nil
 	}
 	return v
+}
+
+// pastTimeout reports whether the run's own timeout has passed: its steps are not
+// retried any more.
+func (x *execution) pastTimeout() bool {
+	t := x.c.wf.Timeout
+	return t > 0 && !x.e.clock.Now().Before(x.run.StartedAt.Add(t))
 }

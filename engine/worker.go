@@ -37,6 +37,10 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.wg.Add(2)
 	go e.dispatch()
 	go e.keepLeases()
+	if e.retention > 0 {
+		e.wg.Add(1)
+		go e.prune()
+	}
 	e.kick()
 	return nil
 }
@@ -152,6 +156,7 @@ func (e *Engine) dispatch() {
 		if !e.drain() {
 			return
 		}
+		e.housekeeping()
 		next = e.clock.Now().Add(e.sweep)
 		if at, ok, err := e.store.NextWakeup(e.runCtx); err == nil && ok && at.Before(next) {
 			next = at
@@ -185,6 +190,57 @@ func (e *Engine) drain() bool {
 	}
 }
 
+// housekeeping runs with every sweep: it stops runs whose cancel was requested (by
+// `hookflow cancel` in another process) and, now and then, takes over runs whose
+// lease ran out (their holder is gone).
+func (e *Engine) housekeeping() {
+	ids := e.activeIDs()
+	if len(ids) > 0 {
+		cancelled, err := e.store.CancelRequested(e.runCtx, ids...)
+		if err != nil {
+			e.log.Error("read cancel requests", "err", err)
+		}
+		for _, id := range cancelled {
+			e.CancelLocal(id)
+		}
+	}
+	now := e.clock.Now()
+	if now.Sub(e.lastRequeue) < e.lease/2 {
+		return
+	}
+	e.lastRequeue = now
+	n, err := e.store.RequeueExpired(e.runCtx, now)
+	if err != nil {
+		e.log.Error("requeue expired leases", "err", err)
+		return
+	}
+	if n > 0 {
+		e.log.Warn("took over runs whose lease expired", "count", n)
+		e.kick()
+	}
+}
+
+// CancelLocal stops a run this engine is executing, if it is; the run ends cancelled.
+func (e *Engine) CancelLocal(id int64) bool {
+	v, ok := e.active.Load(id)
+	if !ok {
+		return false
+	}
+	act := v.(*activeRun)
+	act.cancelled.Store(true)
+	act.cancel()
+	return true
+}
+
+func (e *Engine) activeIDs() []int64 {
+	var ids []int64
+	e.active.Range(func(k, _ any) bool {
+		ids = append(ids, k.(int64))
+		return true
+	})
+	return ids
+}
+
 // release puts claimed runs that were never started back in the queue.
 func (e *Engine) release(runs []*storage.Run) {
 	for _, r := range runs {
@@ -206,11 +262,7 @@ func (e *Engine) keepLeases() {
 			return
 		case <-t.C:
 		}
-		var ids []int64
-		e.active.Range(func(k, _ any) bool {
-			ids = append(ids, k.(int64))
-			return true
-		})
+		ids := e.activeIDs()
 		if len(ids) == 0 {
 			continue
 		}
@@ -232,9 +284,18 @@ func (e *Engine) finish(_ context.Context, x *execution, status storage.RunStatu
 	if status == storage.RunFailed {
 		x.log.Warn("run failed", "err", errText)
 	}
+	e.released(r)
 	e.waiters.deliver(r.ID, Result{
 		RunID: r.ID, Status: status, Error: errText, Output: x.lastOutput, Response: x.response,
 	})
+}
+
+// released notes that a run stopped running: a run held back by its workflow's
+// concurrency rules may be claimable now.
+func (e *Engine) released(r *storage.Run) {
+	if r.ConcurrencyKey != "" || r.ConcurrencyLimit > 0 {
+		e.kick()
+	}
 }
 
 // requeue puts an interrupted run back in the queue with its finished attempts saved.
@@ -256,4 +317,45 @@ func resetTimer(t *time.Timer, d time.Duration) {
 	default:
 	}
 	t.Reset(d)
+}
+
+// pruneBatch is how many rows of each kind one prune commit deletes: small, so that
+// intake commits never wait long behind it.
+const pruneBatch = 500
+
+// prune deletes what is older than the retention window, every minute, in small
+// batches with a pause between them.
+func (e *Engine) prune() {
+	defer e.wg.Done()
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		total := 0
+		for {
+			p, err := e.store.Prune(e.runCtx, e.clock.Now().Add(-e.retention), pruneBatch)
+			if err != nil {
+				if e.runCtx.Err() == nil {
+					e.log.Error("prune history", "err", err)
+				}
+				break
+			}
+			total += p.Total()
+			if p.Total() == 0 {
+				break
+			}
+			select {
+			case <-e.stopping:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		if total > 0 {
+			e.log.Info("pruned history", "rows", total, "retention", e.retention)
+		}
+		select {
+		case <-e.stopping:
+			return
+		case <-t.C:
+		}
+	}
 }

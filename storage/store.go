@@ -99,8 +99,11 @@ type Run struct {
 	Attempt        int       // times the run has been claimed
 	LeaseOwner     string
 	LeaseUntil     time.Time
-	ConcurrencyKey string // runs with the same workflow and key run one at a time
-	Cancel         bool   // a cancel was requested
+	ConcurrencyKey string // runs with the same workflow and key run one at a time, in id order
+	// ConcurrencyLimit is the workflow's concurrency.limit when the run was created:
+	// a run is not claimed while that many runs of its workflow are running. 0: none.
+	ConcurrencyLimit int
+	Cancel           bool // a cancel was requested
 
 	// Dedupe, used by RecordDelivery only: when DedupeKey is set and an unexpired
 	// record of (Workflow, DedupeKey) exists, the run is not inserted and DuplicateOf
@@ -127,12 +130,25 @@ type StepAttempt struct {
 	NextAt     time.Time // when waiting: the next attempt's time
 }
 
-// RunFilter selects runs for ListRuns; zero fields do not filter.
+// Pruned counts what one Prune call deleted.
+type Pruned struct {
+	Runs       int
+	Deliveries int
+	DedupeKeys int
+}
+
+// Total is the number of rows Prune deleted.
+func (p Pruned) Total() int { return p.Runs + p.Deliveries + p.DedupeKeys }
+
+// RunFilter selects runs for ListRuns and CountRuns; zero fields do not filter.
 type RunFilter struct {
 	Workflow string
 	Status   RunStatus
-	BeforeID int64 // cursor: only runs with a smaller id
-	Limit    int   // 0: a default of 50
+	// Exhausted selects failed runs whose failing step used more than one attempt:
+	// the dead letters of retries.
+	Exhausted bool
+	BeforeID  int64 // cursor: only runs with a smaller id
+	Limit     int   // 0: a default of 50
 }
 
 // DeliveryFilter selects deliveries for ListDeliveries.
@@ -155,6 +171,9 @@ type Store interface {
 	SaveWorkflowVersion(ctx context.Context, v WorkflowVersion) error
 	// WorkflowVersion returns the version with the given hash, or ErrNotFound.
 	WorkflowVersion(ctx context.Context, hash string) (WorkflowVersion, error)
+	// LatestWorkflowVersion returns the most recently stored new version of the named
+	// workflow (what a running serve loaded last), or ErrNotFound.
+	LatestWorkflowVersion(ctx context.Context, name string) (WorkflowVersion, error)
 
 	// RecordDelivery stores a delivery and the runs it starts in one atomic commit and
 	// assigns their IDs (d.ID, each run's ID; d.Runs is set to the new run ids, or to
@@ -164,15 +183,19 @@ type Store interface {
 	// 2xx StatusCode is recorded as 200 (nothing new was accepted).
 	// It returns ErrOverloaded at once when the write queue is full.
 	RecordDelivery(ctx context.Context, d *Delivery, runs []*Run) error
-	// EnqueueRun stores a run without a delivery (manual, schedule, replay).
-	EnqueueRun(ctx context.Context, r *Run) error
+	// EnqueueRun stores a run without a delivery (manual, schedule, replay) as queued,
+	// together with step attempts it starts with (a replay from the failed step copies
+	// the steps before it), in one commit; it sets r.ID and the attempts' RunID.
+	EnqueueRun(ctx context.Context, r *Run, steps ...*StepAttempt) error
 
-	// ClaimRun leases the run with the given id if it is queued, or waiting with
-	// NextAt <= now, and not cancelled; it sets it running, increments Attempt, sets
-	// StartedAt if zero, and returns it. Otherwise ErrNotClaimable (ErrNotFound if
-	// there is no such run).
+	// ClaimRun leases the run with the given id if it is claimable: queued, or waiting
+	// with NextAt <= now; not cancelled; no earlier unfinished run of its workflow with
+	// the same ConcurrencyKey; and fewer than its ConcurrencyLimit runs of its workflow
+	// running. It sets it running, increments Attempt, sets StartedAt if zero, and
+	// returns it. Otherwise ErrNotClaimable (ErrNotFound if there is no such run).
 	ClaimRun(ctx context.Context, id int64, lease Lease, now time.Time) (*Run, error)
-	// ClaimDue claims up to limit claimable runs in id order.
+	// ClaimDue claims up to limit claimable runs in id order (the concurrency rules of
+	// ClaimRun hold among the runs of one call too).
 	ClaimDue(ctx context.Context, lease Lease, now time.Time, limit int) ([]*Run, error)
 	// NextWakeup returns the earliest NextAt of waiting runs, if any.
 	NextWakeup(ctx context.Context) (time.Time, bool, error)
@@ -203,6 +226,16 @@ type Store interface {
 	GetDelivery(ctx context.Context, id int64) (*Delivery, error)
 	// ListDeliveries returns deliveries newest first.
 	ListDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
+
+	// CancelRequested returns those of the given runs that have a cancel request.
+	CancelRequested(ctx context.Context, ids ...int64) ([]int64, error)
+	// CountRuns counts the runs f selects (BeforeID and Limit do not apply).
+	CountRuns(ctx context.Context, f RunFilter) (int, error)
+	// Prune deletes, at most limit of each kind per call: finished runs that finished
+	// before `before` with their step attempts, deliveries received before it, and
+	// dedupe keys that expired before it. Callers repeat it until it deletes nothing,
+	// so that no single commit holds intake up for long.
+	Prune(ctx context.Context, before time.Time, limit int) (Pruned, error)
 
 	// Close flushes pending writes and releases the store.
 	Close() error

@@ -47,7 +47,28 @@ func (c *runsListCmd) Run(e *env) error {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Workflow, r.Status, r.Trigger,
 			r.CreatedAt.UTC().Format(time.RFC3339), duration(r.StartedAt, r.FinishedAt), oneLine(r.Error, 60))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if c.Status == string(storage.RunFailed) {
+		return deadLetters(e, st, c.Workflow)
+	}
+	return nil
+}
+
+// deadLetters prints how many runs failed and how many of them after exhausting
+// their retries: the dead letters to look at, replay or drop.
+func deadLetters(e *env, st storage.Store, workflow string) error {
+	failed, err := st.CountRuns(e.ctx, storage.RunFilter{Workflow: workflow, Status: storage.RunFailed})
+	if err != nil {
+		return err
+	}
+	exhausted, err := st.CountRuns(e.ctx, storage.RunFilter{Workflow: workflow, Status: storage.RunFailed, Exhausted: true})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "\n%d failed runs, %d of them after exhausting their retries (hookflow replay RUN_ID [--from-failed])\n", failed, exhausted)
+	return nil
 }
 
 type runsShowCmd struct {
@@ -57,9 +78,9 @@ type runsShowCmd struct {
 }
 
 func (c *runsShowCmd) Run(e *env) error {
-	id, err := api.ParseID(c.ID)
+	id, err := runID(c.ID)
 	if err != nil {
-		return fmt.Errorf("run id %q: not a run id", c.ID)
+		return err
 	}
 	st, err := openStore(c.DB)
 	if err != nil {
@@ -172,4 +193,13 @@ func oneLine(s string, n int) string {
 		return s[:n] + "…"
 	}
 	return s
+}
+
+// runID reads a run id given on the command line.
+func runID(s string) (int64, error) {
+	id, err := api.ParseID(s)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("%q is not a run id", s)
+	}
+	return id, nil
 }

@@ -49,6 +49,9 @@ type cli struct {
 	Run        runCmd        `cmd:"" help:"Run one workflow once, in-process, and print the run."`
 	Runs       runsCmd       `cmd:"" help:"List and show runs."`
 	Deliveries deliveriesCmd `cmd:"" help:"List webhook deliveries, accepted and rejected."`
+	Replay     replayCmd     `cmd:"" help:"Start a new run of a run's workflow with the same event."`
+	Cancel     cancelCmd     `cmd:"" help:"Cancel a run: a waiting one at once, a running one before its next step."`
+	Trigger    triggerCmd    `cmd:"" help:"Start a manual run of a workflow; the running serve executes it."`
 	Sign       signCmd       `cmd:"" help:"Print the headers a verify scheme expects for a body, to try a workflow with curl."`
 	Version    versionCmd    `cmd:"" help:"Print the version."`
 }
@@ -115,17 +118,14 @@ func openStore(dsn string) (storage.Store, error) {
 	return st, nil
 }
 
-// newEngine builds an engine over st with the built-in actions.
-func newEngine(st storage.Store, log *slog.Logger, opts actions.Options, workers int) (*engine.Engine, error) {
+// newEngine builds an engine over st with the built-in actions; cfg carries the rest
+// (workers, retention).
+func newEngine(st storage.Store, log *slog.Logger, opts actions.Options, cfg engine.Config) (*engine.Engine, error) {
 	if opts.SMTPURL == "" {
 		opts.SMTPURL = os.Getenv("HOOKFLOW_SMTP_URL")
 	}
-	return engine.New(engine.Config{
-		Store:   st,
-		Actions: actions.NewRegistry(opts),
-		Workers: workers,
-		Logger:  log,
-	})
+	cfg.Store, cfg.Actions, cfg.Logger = st, actions.NewRegistry(opts), log
+	return engine.New(cfg)
 }
 
 type versionCmd struct{}

@@ -27,7 +27,7 @@ func (r *runCmd) Run(e *env) error {
 		return err
 	}
 	defer st.Close()
-	eng, err := newEngine(st, e.log, actions.Options{AllowExec: r.AllowExec}, 1)
+	eng, err := newEngine(st, e.log, actions.Options{AllowExec: r.AllowExec}, engine.Config{Workers: 1})
 	if err != nil {
 		return err
 	}
@@ -64,20 +64,26 @@ func (r *runCmd) Run(e *env) error {
 
 // event builds the manual event: --event as the body, --header as headers.
 func (r *runCmd) event(e *env, eng *engine.Engine) (*engine.Event, error) {
+	return readEvent(e, eng, r.Event, r.Header, engine.EventManual)
+}
+
+// readEvent builds an event from a body file ("-" for standard input, "" for none)
+// and 'Name: value' headers, parsing the body as intake would.
+func readEvent(e *env, eng *engine.Engine, file string, header []string, typ string) (*engine.Event, error) {
 	var raw []byte
 	var err error
-	switch r.Event {
+	switch file {
 	case "":
 	case "-":
 		raw, err = io.ReadAll(e.stdin)
 	default:
-		raw, err = os.ReadFile(r.Event)
+		raw, err = os.ReadFile(file)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read event: %w", err)
 	}
 	headers := map[string]string{}
-	for _, h := range r.Header {
+	for _, h := range header {
 		k, v, ok := strings.Cut(h, ":")
 		if !ok {
 			return nil, fmt.Errorf("--header %q: want 'Name: value'", h)
@@ -86,10 +92,10 @@ func (r *runCmd) event(e *env, eng *engine.Engine) (*engine.Event, error) {
 	}
 	body, err := engine.ParseBody(headers["content-type"], raw)
 	if err != nil {
-		return nil, fmt.Errorf("event %s: %w", r.Event, err)
+		return nil, fmt.Errorf("event %s: %w", file, err)
 	}
 	return &engine.Event{
-		ID: "manual", Type: engine.EventManual, Time: eng.Now(), Method: "POST",
+		Type: typ, Time: eng.Now(), Method: "POST",
 		Headers: headers, Query: map[string]string{}, Raw: string(raw), Body: body,
 	}, nil
 }

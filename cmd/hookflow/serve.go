@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/hookflow/hookflow/actions"
+	"github.com/hookflow/hookflow/engine"
 	"github.com/hookflow/hookflow/triggers/webhook"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -27,6 +28,7 @@ type serveCmd struct {
 	Workers        int           `name:"workers" default:"64" help:"Runs executed at once."`
 	Grace          time.Duration `name:"grace" default:"10s" help:"How long running steps may finish after SIGTERM/SIGINT."`
 	AllowExec      bool          `name:"allow-exec" help:"Allow the exec action."`
+	Retention      string        `name:"retention" help:"Prune finished runs, deliveries and dedupe keys older than this (e.g. 30d); default: keep all."`
 	TrustedProxies []string      `name:"trusted-proxies" help:"CIDRs whose X-Forwarded-For is believed."`
 }
 
@@ -80,7 +82,14 @@ func (s *serveCmd) Run(e *env) error {
 		return err
 	}
 	defer st.Close()
-	eng, err := newEngine(st, log, actions.Options{AllowExec: s.AllowExec}, s.Workers)
+	var retention time.Duration
+	if s.Retention != "" {
+		if retention, err = workflows.ParseDuration(s.Retention); err != nil || retention <= 0 {
+			_ = srv.Close()
+			return fmt.Errorf("--retention %q: want a duration such as 30d or 72h", s.Retention)
+		}
+	}
+	eng, err := newEngine(st, log, actions.Options{AllowExec: s.AllowExec}, engine.Config{Workers: s.Workers, Retention: retention})
 	if err != nil {
 		_ = srv.Close()
 		return err

@@ -120,7 +120,7 @@ func (w *writer) insertRun(r *storage.Run) error {
 	err = w.exec(w.st.insertRun, id, r.Workflow, r.WorkflowVersion, string(r.Status), r.Trigger,
 		r.DeliveryID, encodeTime(r.CreatedAt), encodeTime(r.StartedAt), encodeTime(r.FinishedAt),
 		r.Error, r.Event, encodeTime(r.NextAt), int64(r.Attempt), r.LeaseOwner,
-		encodeTime(r.LeaseUntil), r.ConcurrencyKey, boolInt(r.Cancel))
+		encodeTime(r.LeaseUntil), r.ConcurrencyKey, boolInt(r.Cancel), int64(max(r.ConcurrencyLimit, 0)))
 	if err != nil {
 		return err
 	}
@@ -128,18 +128,34 @@ func (w *writer) insertRun(r *storage.Run) error {
 	return nil
 }
 
-// EnqueueRun stores a run without a delivery (manual, schedule, replay) and sets its
-// ID. An empty Status is stored as queued and a zero CreatedAt as now; the dedupe
-// fields are ignored.
-func (s *Store) EnqueueRun(ctx context.Context, r *storage.Run) error {
+// EnqueueRun stores a run without a delivery (manual, schedule, replay) together with
+// the step attempts it starts with, in one commit, and sets its ID and the attempts'
+// RunID. An empty Status is stored as queued and a zero CreatedAt as now; the dedupe
+// fields are ignored. On error nothing is stored and r.ID is 0.
+func (s *Store) EnqueueRun(ctx context.Context, r *storage.Run, steps ...*storage.StepAttempt) error {
 	if r.Status == "" {
 		r.Status = storage.RunQueued
 	}
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = time.Now().UTC()
 	}
-	if err := s.submit(ctx, false, func(w *writer) error { return w.insertRun(r) }); err != nil {
+	err := s.submit(ctx, false, func(w *writer) error { return w.enqueueRun(r, steps) })
+	if err != nil {
+		r.ID = 0
 		return fmt.Errorf("sqlite: enqueue run of %s: %w", r.Workflow, err)
+	}
+	return nil
+}
+
+func (w *writer) enqueueRun(r *storage.Run, steps []*storage.StepAttempt) error {
+	if err := w.insertRun(r); err != nil {
+		return err
+	}
+	for _, a := range steps {
+		a.RunID = r.ID
+		if err := w.upsertStep(a); err != nil {
+			return err
+		}
 	}
 	return nil
 }

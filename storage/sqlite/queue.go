@@ -1,12 +1,10 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/hookflow/hookflow/storage"
@@ -14,12 +12,15 @@ import (
 )
 
 // The run queue is the runs table. A run is claimable when it is queued, or waiting
-// with next_at <= now, and no cancel was requested. Claims, lease changes, updates and
-// cancels all go through the committer, so they share commits with intake.
+// with next_at <= now; no cancel was requested; no earlier unfinished run of its
+// workflow has its concurrency key (the run is not held, see migration 0002); and
+// fewer than its concurrency limit runs of its workflow are running. Claims, lease
+// changes, updates and cancels all go through the committer, so they share commits
+// with intake.
 
-// ClaimRun leases the run with the given id if it is claimable at now: it becomes
-// running, its Attempt grows by one and StartedAt is set if it was zero. It returns
-// storage.ErrNotClaimable, or storage.ErrNotFound when there is no such run.
+// ClaimRun leases the run with the given id if it is claimable at now (see above): it
+// becomes running, its Attempt grows by one and StartedAt is set if it was zero. It
+// returns storage.ErrNotClaimable, or storage.ErrNotFound when there is no such run.
 func (s *Store) ClaimRun(ctx context.Context, id int64, lease storage.Lease, now time.Time) (*storage.Run, error) {
 	var run *storage.Run
 	err := s.submit(ctx, false, func(w *writer) error {
@@ -49,7 +50,8 @@ func (w *writer) claimRun(id int64, lease storage.Lease, now time.Time) (*storag
 	return nil, unwritten{storage.ErrNotClaimable}
 }
 
-// ClaimDue claims up to limit claimable runs in id order, as ClaimRun does.
+// ClaimDue claims up to limit claimable runs in id order, as ClaimRun does; the
+// concurrency rules hold among the runs it claims too.
 func (s *Store) ClaimDue(ctx context.Context, lease storage.Lease, now time.Time, limit int) ([]*storage.Run, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -63,21 +65,6 @@ func (s *Store) ClaimDue(ctx context.Context, lease storage.Lease, now time.Time
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim due runs: %w", err)
 	}
-	return runs, nil
-}
-
-func (w *writer) claimDue(lease storage.Lease, now time.Time, limit int) ([]*storage.Run, error) {
-	rows, err := w.st.claimDue.QueryContext(bg,
-		encodeTime(now), lease.Owner, encodeTime(lease.Until), int64(limit))
-	if err != nil {
-		return nil, err
-	}
-	runs, err := collect(rows, scanRun)
-	if err != nil {
-		return nil, err
-	}
-	// RETURNING gives rows in no promised order.
-	slices.SortFunc(runs, func(a, b *storage.Run) int { return cmp.Compare(a.ID, b.ID) })
 	return runs, nil
 }
 
@@ -177,14 +164,8 @@ func (w *writer) update(run *storage.Run, steps []*storage.StepAttempt) error {
 		}
 	}
 	for _, a := range steps {
-		err := w.exec(w.st.upsertStep, a.RunID, int64(a.Seq), a.StepID, a.Uses, int64(a.Attempt),
-			string(a.Status), a.Input, a.Output, a.Error, encodeTime(a.StartedAt),
-			encodeTime(a.FinishedAt), encodeTime(a.NextAt))
-		if err != nil {
-			if isForeignKey(err) {
-				err = storage.ErrNotFound
-			}
-			return fmt.Errorf("step %d attempt %d: %w", a.Seq, a.Attempt, err)
+		if err := w.upsertStep(a); err != nil {
+			return err
 		}
 	}
 	// The caller's run changes only once everything is written: the batch may run again.
@@ -193,6 +174,20 @@ func (w *writer) update(run *storage.Run, steps []*storage.StepAttempt) error {
 		if storage.RunStatus(status) != run.Status {
 			run.Status, run.FinishedAt = storage.RunStatus(status), decodeTime(finished)
 		}
+	}
+	return nil
+}
+
+// upsertStep stores a step attempt, keyed by (RunID, Seq, Attempt).
+func (w *writer) upsertStep(a *storage.StepAttempt) error {
+	err := w.exec(w.st.upsertStep, a.RunID, int64(a.Seq), a.StepID, a.Uses, int64(a.Attempt),
+		string(a.Status), a.Input, a.Output, a.Error, encodeTime(a.StartedAt),
+		encodeTime(a.FinishedAt), encodeTime(a.NextAt))
+	if err != nil {
+		if isForeignKey(err) {
+			err = storage.ErrNotFound
+		}
+		return fmt.Errorf("step %d attempt %d: %w", a.Seq, a.Attempt, err)
 	}
 	return nil
 }

@@ -33,21 +33,12 @@ func (s *Store) ListRuns(ctx context.Context, f storage.RunFilter) ([]*storage.R
 	if s.closed.Load() {
 		return nil, fmt.Errorf("sqlite: list runs: %w", storage.ErrClosed)
 	}
-	before, limit := page(f.BeforeID, f.Limit)
-	var (
-		rows *sql.Rows
-		err  error
-	)
-	switch {
-	case f.Workflow != "" && f.Status != "":
-		rows, err = s.rd.listRunsByBoth.QueryContext(ctx, before, limit, f.Workflow, string(f.Status))
-	case f.Workflow != "":
-		rows, err = s.rd.listRunsByWorkflow.QueryContext(ctx, before, limit, f.Workflow)
-	case f.Status != "":
-		rows, err = s.rd.listRunsByStatus.QueryContext(ctx, before, limit, string(f.Status))
-	default:
-		rows, err = s.rd.listRuns.QueryContext(ctx, before, limit)
+	shape, args, ok := runQuery(f)
+	if !ok {
+		return nil, nil
 	}
+	before, limit := page(f.BeforeID, f.Limit)
+	rows, err := s.rd.listRuns[shape].QueryContext(ctx, append([]any{before, limit}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list runs: %w", s.readErr(err))
 	}
@@ -56,6 +47,72 @@ func (s *Store) ListRuns(ctx context.Context, f storage.RunFilter) ([]*storage.R
 		return nil, fmt.Errorf("sqlite: list runs: %w", s.readErr(err))
 	}
 	return runs, nil
+}
+
+// CountRuns counts the runs f selects; f.BeforeID and f.Limit do not apply.
+func (s *Store) CountRuns(ctx context.Context, f storage.RunFilter) (int, error) {
+	if s.closed.Load() {
+		return 0, fmt.Errorf("sqlite: count runs: %w", storage.ErrClosed)
+	}
+	shape, args, ok := runQuery(f)
+	if !ok {
+		return 0, nil
+	}
+	var n int
+	if err := s.rd.countRuns[shape].QueryRowContext(ctx, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: count runs: %w", s.readErr(err))
+	}
+	return n, nil
+}
+
+// runQuery returns the statement shape and the filter arguments for f; false when f
+// selects nothing (exhausted runs of a status other than failed).
+func runQuery(f storage.RunFilter) (runShape, []any, bool) {
+	var (
+		shape runShape
+		args  []any
+	)
+	if f.Exhausted {
+		if f.Status != "" && f.Status != storage.RunFailed {
+			return 0, nil, false
+		}
+		f.Status = "" // implied by the exhausted filter
+		shape |= byExhausted
+	}
+	if f.Workflow != "" {
+		shape |= byWorkflow
+		args = append(args, f.Workflow)
+	}
+	if f.Status != "" {
+		shape |= byStatus
+		args = append(args, string(f.Status))
+	}
+	return shape, args, true
+}
+
+// CancelRequested returns, in id order, those of the given runs that have a cancel
+// request (whatever their status).
+func (s *Store) CancelRequested(ctx context.Context, ids ...int64) ([]int64, error) {
+	if s.closed.Load() {
+		return nil, fmt.Errorf("sqlite: cancel requests: %w", storage.ErrClosed)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	list := string(appendIDs(make([]byte, 0, 8*len(ids)), ids))
+	rows, err := s.rd.cancelRequested.QueryContext(ctx, list)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: cancel requests: %w", s.readErr(err))
+	}
+	out, err := collect(rows, func(sc scanner) (int64, error) {
+		var id int64
+		err := sc.Scan(&id)
+		return id, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: cancel requests: %w", s.readErr(err))
+	}
+	return out, nil
 }
 
 // RunSteps returns the last attempt of each step of a run in Seq order, with Attempt

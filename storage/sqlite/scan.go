@@ -60,7 +60,7 @@ func scanRun(sc scanner) (*storage.Run, error) {
 	)
 	err := sc.Scan(&r.ID, &r.Workflow, &r.WorkflowVersion, &status, &r.Trigger, &r.DeliveryID,
 		&created, &started, &finished, &r.Error, &r.Event, &nextAt, &r.Attempt,
-		&r.LeaseOwner, &leaseUntil, &r.ConcurrencyKey, &cancel)
+		&r.LeaseOwner, &leaseUntil, &r.ConcurrencyKey, &cancel, &r.ConcurrencyLimit)
 	if err != nil {
 		return nil, err
 	}

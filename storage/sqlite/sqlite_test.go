@@ -19,7 +19,9 @@ import (
 
 func TestStore(t *testing.T) {
 	storagetest.Exercise(t, func(t *testing.T) storage.Store {
-		return open(t, filepath.Join(t.TempDir(), "hookflow.db"), Options{})
+		s := open(t, filepath.Join(t.TempDir(), "hookflow.db"), Options{})
+		t.Cleanup(func() { checkHeld(t, s) }) // runs before the Close that open arranged
+		return s
 	})
 }
 

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // bg is the context of the committer's statements. It has no Done channel, which keeps
@@ -14,12 +16,21 @@ var bg = context.Background()
 
 const runColumns = `id, workflow, workflow_version, status, "trigger", delivery_id, created_at,
 	started_at, finished_at, error, event, next_at, attempt, lease_owner, lease_until,
-	concurrency_key, cancel`
+	concurrency_key, cancel, concurrency_limit`
 
 const deliveryColumns = `id, method, path, status_code, headers, body, runs, received_at, error`
 
 const stepColumns = `run_id, seq, step_id, uses, attempt, status, input, output, error,
 	started_at, finished_at, next_at`
+
+// unfinished lists the statuses of unfinished runs exactly as the partial indexes and
+// triggers of migration 0002 spell them: SQLite uses a partial index only for a query
+// that repeats its condition.
+const unfinished = `status IN ('queued', 'running', 'waiting')`
+
+// runningOf counts the running runs of the workflow of the runs row in scope.
+const runningOf = `(SELECT count(*) FROM runs AS r INDEXED BY runs_running
+	WHERE r.workflow = runs.workflow AND r.status = 'running')`
 
 // claimSet turns a claimable run into a running one: ?1 now, ?2 lease owner, ?3 lease end.
 const claimSet = `status = 'running', attempt = attempt + 1,
@@ -34,10 +45,16 @@ type writeStmts struct {
 	insertDelivery, insertRun      *sql.Stmt
 	dedupeHeld, dedupePut          *sql.Stmt
 	saveVersion                    *sql.Stmt
-	claimRun, claimDue, runExists  *sql.Stmt
+	claimRun, runExists            *sql.Stmt
+	readyRuns, limitedRuns         *sql.Stmt
+	nextLimit, nextLimitedWorkflow *sql.Stmt
+	countRunning                   *sql.Stmt
+	dueWaiting, claimIDs           *sql.Stmt
 	requeue, requeueCancelled      *sql.Stmt
 	extendLease, updateRun         *sql.Stmt
 	upsertStep, requestCancel      *sql.Stmt
+	pruneRuns, pruneDeliveries     *sql.Stmt
+	pruneDedupe                    *sql.Stmt
 	all                            []*sql.Stmt
 }
 
@@ -57,25 +74,60 @@ func (st *writeStmts) list() []stmtDef {
 		{&st.storeSequence, `UPDATE sequences SET value = ?1 WHERE name = ?2`},
 		{&st.insertDelivery, `INSERT INTO deliveries (` + deliveryColumns + `)
 			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`},
-		{&st.insertRun, `INSERT INTO runs (` + runColumns + `)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)`},
+		// held: an unfinished keyed run is held while an unfinished run of its key was
+		// stored before it; for an unkeyed run the CASE costs no lookup.
+		{&st.insertRun, `INSERT INTO runs (` + runColumns + `, held)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+				CASE WHEN ?16 != '' AND ?4 IN ('queued', 'running', 'waiting') THEN EXISTS (
+					SELECT 1 FROM runs INDEXED BY runs_key
+					WHERE workflow = ?2 AND concurrency_key = ?16 AND concurrency_key != ''
+					AND ` + unfinished + `)
+				ELSE 0 END)`},
 		{&st.dedupeHeld, `SELECT run_id FROM dedupe WHERE workflow = ?1 AND "key" = ?2 AND expires_at > ?3`},
 		{&st.dedupePut, `INSERT INTO dedupe (workflow, "key", run_id, expires_at) VALUES (?1, ?2, ?3, ?4)
 			ON CONFLICT (workflow, "key") DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at`},
 		{&st.saveVersion, `INSERT INTO workflow_versions (hash, name, file, source, created_at)
 			VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (hash) DO NOTHING`},
+		// A run is claimable when it is queued or due, not cancelled, not held back by an
+		// earlier run of its key (held, see migration 0002) and under its workflow's limit.
 		{&st.claimRun, `UPDATE runs SET ` + claimSet + `
-			WHERE id = ?4 AND cancel = 0 AND (status = 'queued' OR (status = 'waiting' AND next_at <= ?1))
+			WHERE id = ?4 AND cancel = 0 AND held = 0
+			AND (status = 'queued' OR (status = 'waiting' AND next_at <= ?1))
+			AND (concurrency_limit = 0 OR concurrency_limit > ` + runningOf + `)
 			RETURNING ` + runColumns},
-		// Queued runs come from runs_status in id order, due waiting runs from the
-		// partial index runs_waiting: neither scans runs that cannot be claimed.
-		{&st.claimDue, `UPDATE runs SET ` + claimSet + `
-			WHERE id IN (
-				SELECT id FROM (SELECT id FROM runs WHERE status = 'queued' AND cancel = 0 ORDER BY id LIMIT ?4)
-				UNION ALL
-				SELECT id FROM (SELECT id FROM runs INDEXED BY runs_waiting
-					WHERE status = 'waiting' AND next_at <= ?1 AND cancel = 0 ORDER BY id LIMIT ?4)
-				ORDER BY id LIMIT ?4)
+		// ClaimDue's candidates (see writer.claimDue). Every one of them reads an index
+		// that holds only runs that may be claimable, so a held-back backlog is not read.
+		{&st.readyRuns, `SELECT id, workflow FROM runs INDEXED BY runs_ready
+			WHERE status = 'queued' AND held = 0 AND cancel = 0 AND concurrency_limit = 0
+			ORDER BY id LIMIT ?1`},
+		// The (workflow, limit) groups of queued limited runs, one seek per group: the
+		// next limit of a workflow, then the next workflow. (A row value comparison,
+		// (workflow, limit) > (?, ?), would read through the runs of the group.)
+		{&st.nextLimit, `SELECT concurrency_limit FROM runs INDEXED BY runs_limited
+			WHERE status = 'queued' AND held = 0 AND cancel = 0 AND concurrency_limit != 0
+			AND workflow = ?1 AND concurrency_limit > ?2
+			ORDER BY concurrency_limit LIMIT 1`},
+		{&st.nextLimitedWorkflow, `SELECT workflow FROM runs INDEXED BY runs_limited
+			WHERE status = 'queued' AND held = 0 AND cancel = 0 AND concurrency_limit != 0
+			AND workflow > ?1
+			ORDER BY workflow LIMIT 1`},
+		{&st.limitedRuns, `SELECT id FROM runs INDEXED BY runs_limited
+			WHERE status = 'queued' AND held = 0 AND cancel = 0 AND concurrency_limit != 0
+			AND workflow = ?1 AND concurrency_limit = ?2
+			ORDER BY id LIMIT ?3`},
+		{&st.countRunning, `SELECT count(*) FROM runs INDEXED BY runs_running
+			WHERE workflow = ?1 AND status = 'running'`},
+		// Due waiting runs after id ?2 that the limits allow, counting the running runs
+		// and the ?4 ({"workflow": n}) claimed so far in this call.
+		{&st.dueWaiting, `SELECT id, workflow, concurrency_limit FROM runs INDEXED BY runs_waiting
+			WHERE status = 'waiting' AND next_at <= ?1 AND cancel = 0 AND held = 0 AND id > ?2
+			AND (concurrency_limit = 0 OR concurrency_limit > ` + runningOf + `
+				+ coalesce((SELECT value FROM json_each(?4) WHERE key = runs.workflow), 0))
+			ORDER BY id LIMIT ?3`},
+		// The unary + keeps the planner from reading every queued run by status.
+		{&st.claimIDs, `UPDATE runs SET ` + claimSet + `
+			WHERE id IN (SELECT value FROM json_each(?4)) AND +cancel = 0
+			AND (+status = 'queued' OR (+status = 'waiting' AND next_at <= ?1))
 			RETURNING ` + runColumns},
 		{&st.runExists, `SELECT 1 FROM runs WHERE id = ?1`},
 		{&st.requeue, `UPDATE runs SET status = 'queued', lease_owner = '', lease_until = 0
@@ -109,31 +161,66 @@ func (st *writeStmts) list() []stmtDef {
 			status = CASE WHEN status IN ('queued', 'waiting') THEN 'cancelled' ELSE status END
 			WHERE id = ?2
 			RETURNING ` + runColumns},
+		// Retention: at most ?2 of each kind, oldest first. Step attempts go with their
+		// runs (ON DELETE CASCADE).
+		{&st.pruneRuns, `DELETE FROM runs WHERE id IN (
+			SELECT id FROM runs INDEXED BY runs_finished
+			WHERE status IN ('succeeded', 'failed', 'cancelled') AND finished_at < ?1
+			ORDER BY finished_at LIMIT ?2)`},
+		{&st.pruneDeliveries, `DELETE FROM deliveries WHERE id IN (
+			SELECT id FROM deliveries INDEXED BY deliveries_received
+			WHERE received_at < ?1 ORDER BY received_at LIMIT ?2)`},
+		{&st.pruneDedupe, `DELETE FROM dedupe WHERE (workflow, "key") IN (
+			SELECT workflow, "key" FROM dedupe INDEXED BY dedupe_expires
+			WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2)`},
 	}
 }
 
 // readStmts are the statements of the read pool.
 type readStmts struct {
-	getRun                           *sql.Stmt
-	listRuns, listRunsByWorkflow     *sql.Stmt
-	listRunsByStatus, listRunsByBoth *sql.Stmt
-	runSteps, stepAttempts           *sql.Stmt
-	getDelivery, listDeliveries      *sql.Stmt
-	workflowVersion, nextWakeup      *sql.Stmt
-	all                              []*sql.Stmt
+	getRun                      *sql.Stmt
+	listRuns, countRuns         [runShapes]*sql.Stmt // by runShape
+	runSteps, stepAttempts      *sql.Stmt
+	getDelivery, listDeliveries *sql.Stmt
+	workflowVersion, nextWakeup *sql.Stmt
+	cancelRequested             *sql.Stmt
+	all                         []*sql.Stmt
+}
+
+// A runShape says which filters of a storage.RunFilter a statement applies.
+type runShape int
+
+const (
+	byWorkflow runShape = 1 << iota
+	byStatus
+	byExhausted
+	runShapes = 1 << iota // how many shapes there are
+)
+
+// exhausted selects failed runs with a step that failed after more than one attempt.
+const exhausted = `status = 'failed' AND EXISTS (SELECT 1 FROM step_attempts AS a
+	WHERE a.run_id = runs.id AND a.status = 'failed' AND a.attempt > 1)`
+
+// runFilter returns the WHERE terms of a shape, its parameters numbered from ?first on
+// in the order workflow, status.
+func runFilter(shape runShape, first int) []string {
+	var terms []string
+	if shape&byWorkflow != 0 {
+		terms = append(terms, "workflow = ?"+strconv.Itoa(first))
+		first++
+	}
+	if shape&byStatus != 0 {
+		terms = append(terms, "status = ?"+strconv.Itoa(first))
+	}
+	if shape&byExhausted != 0 {
+		terms = append(terms, exhausted)
+	}
+	return terms
 }
 
 func (st *readStmts) list() []stmtDef {
-	return []stmtDef{
+	defs := []stmtDef{
 		{&st.getRun, `SELECT ` + runColumns + ` FROM runs WHERE id = ?1`},
-		// ?1 before id, ?2 limit, ?3 and ?4 the filters.
-		{&st.listRuns, `SELECT ` + runColumns + ` FROM runs WHERE id < ?1 ORDER BY id DESC LIMIT ?2`},
-		{&st.listRunsByWorkflow, `SELECT ` + runColumns + ` FROM runs
-			WHERE workflow = ?3 AND id < ?1 ORDER BY id DESC LIMIT ?2`},
-		{&st.listRunsByStatus, `SELECT ` + runColumns + ` FROM runs
-			WHERE status = ?3 AND id < ?1 ORDER BY id DESC LIMIT ?2`},
-		{&st.listRunsByBoth, `SELECT ` + runColumns + ` FROM runs
-			WHERE workflow = ?3 AND status = ?4 AND id < ?1 ORDER BY id DESC LIMIT ?2`},
 		// With max(), SQLite takes the other (bare) columns from the row holding the
 		// maximum: the last attempt of each step.
 		{&st.runSteps, `SELECT run_id, seq, step_id, uses, max(attempt), status, input, output, error,
@@ -147,7 +234,19 @@ func (st *readStmts) list() []stmtDef {
 		{&st.workflowVersion, `SELECT hash, name, file, source, created_at FROM workflow_versions WHERE hash = ?1`},
 		{&st.nextWakeup, `SELECT next_at FROM runs INDEXED BY runs_waiting
 			WHERE status = 'waiting' AND cancel = 0 ORDER BY next_at LIMIT 1`},
+		{&st.cancelRequested, `SELECT id FROM runs
+			WHERE id IN (SELECT value FROM json_each(?1)) AND cancel = 1 ORDER BY id`},
 	}
+	for shape := range runShape(runShapes) {
+		// ListRuns: ?1 before id, ?2 limit, then the filters. CountRuns: the filters.
+		list := append([]string{"id < ?1"}, runFilter(shape, 3)...)
+		defs = append(defs, stmtDef{&st.listRuns[shape], `SELECT ` + runColumns + ` FROM runs
+			WHERE ` + strings.Join(list, " AND ") + ` ORDER BY id DESC LIMIT ?2`})
+		count := append([]string{"1"}, runFilter(shape, 1)...)
+		defs = append(defs, stmtDef{&st.countRuns[shape], `SELECT count(*) FROM runs
+			WHERE ` + strings.Join(count, " AND ")})
+	}
+	return defs
 }
 
 // stmtDef names a statement and where to keep it once prepared.

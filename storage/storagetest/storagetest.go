@@ -19,6 +19,8 @@
 //   - ids of runs and of deliveries increase in creation order;
 //   - times come back equal (to the microsecond) and in UTC, and zero times stay zero;
 //   - RecordDelivery judges dedupe expiry at the delivery's ReceivedAt;
+//   - Prune deletes runs finished, deliveries received and keys expiring strictly
+//     before its time, and a pruned dedupe key no longer holds;
 //   - Close may be called twice; after it, every method returns storage.ErrClosed.
 package storagetest
 
@@ -41,6 +43,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"RecordDelivery", testRecordDelivery},
 		{"DeliveryWithoutRuns", testDeliveryWithoutRuns},
 		{"EnqueueRun", testEnqueueRun},
+		{"EnqueueRunWithSteps", testEnqueueRunWithSteps},
 		{"DedupeWithinWindow", testDedupeWithinWindow},
 		{"DedupeAfterExpiry", testDedupeAfterExpiry},
 		{"DedupeInOneDelivery", testDedupeInOneDelivery},
@@ -50,6 +53,15 @@ func Exercise(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"ClaimWaiting", testClaimWaiting},
 		{"ClaimCancelled", testClaimCancelled},
 		{"ClaimDue", testClaimDue},
+		{"ConcurrencyFields", testConcurrencyFields},
+		{"KeyOrderClaimRun", testKeyOrderClaimRun},
+		{"KeyOrderClaimDue", testKeyOrderClaimDue},
+		{"LimitClaimRun", testLimitClaimRun},
+		{"LimitClaimDue", testLimitClaimDue},
+		{"LimitWaiting", testLimitWaiting},
+		{"LimitAndKey", testLimitAndKey},
+		{"ClaimDueOrder", testClaimDueOrder},
+		{"ClaimModel", testClaimModel},
 		{"NextWakeup", testNextWakeup},
 		{"RequeueExpired", testRequeueExpired},
 		{"ExtendLease", testExtendLease},
@@ -59,6 +71,10 @@ func Exercise(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"ListRuns", testListRuns},
 		{"ListRunsDefaultLimit", testListRunsDefaultLimit},
 		{"ListDeliveries", testListDeliveries},
+		{"CancelRequested", testCancelRequested},
+		{"CountRuns", testCountRuns},
+		{"Exhausted", testExhausted},
+		{"Prune", testPrune},
 		{"WorkflowVersions", testWorkflowVersions},
 		{"NotFound", testNotFound},
 		{"Closed", testClosed},
