@@ -3,6 +3,10 @@
 // one-step http workflow against a local sink, and their ratio to the bare handler.
 //
 //	go run ./bench [-duration 5s] [-clients 32] [-workers 64]
+//	go run ./bench -backlog 1000000 [-workers 64]
+//
+// With -backlog N it runs only the memory phase instead (see backlog.go): resident size
+// of serve while a backlog of N queued runs drains.
 //
 // It builds ./cmd/hookflow, starts `hookflow serve` as a child process on a fresh SQLite
 // file for each phase, and drives it over loopback HTTP with keep-alive clients.
@@ -33,7 +37,7 @@ import (
 var (
 	duration = flag.Duration("duration", 5*time.Second, "load time of each phase")
 	clients  = flag.Int("clients", 32, "concurrent HTTP clients")
-	workers  = flag.Int("workers", 64, "hookflow serve --workers for the end-to-end phase")
+	workers  = flag.Int("workers", 64, "hookflow serve --workers for the end-to-end and backlog phases")
 	keep     = flag.Bool("keep", false, "keep the temporary directory")
 )
 
@@ -63,6 +67,11 @@ func main() {
 	must(os.MkdirAll(wfDir, 0o755))
 	must(os.WriteFile(filepath.Join(wfDir, "bench.yaml"), []byte(fmt.Sprintf(workflow, sink.url)), 0o644))
 
+	if *backlog > 0 {
+		fmt.Printf("hookflow bench, backlog phase: %d runs, %d workers, cores %d\n\n", *backlog, *workers, numCPU())
+		phaseBacklog(bin, dir, wfDir, sink, *backlog)
+		return
+	}
 	fmt.Printf("hookflow bench: %d clients, %s per phase, GOMAXPROCS-visible cores %d\n\n", *clients, *duration, numCPU())
 
 	bare := phaseBare()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -94,17 +95,27 @@ func (s *serveCmd) Run(e *env) error {
 		_ = srv.Close()
 		return err
 	}
+	h := webhook.New(eng, log)
 	ws, loadErr := workflows.LoadDir(s.Dir, eng.Specs())
-	for _, err := range unjoin(loadErr) {
-		log.Error("workflow refused", "err", err.Error())
-	}
-	if err := eng.SetWorkflows(ctx, ws); err != nil {
+	if err := apply(ctx, log, eng, h, ws, loadErr); err != nil {
 		_ = srv.Close()
 		return err
 	}
-	h := webhook.New(eng, log)
-	h.SetWorkflows(ws)
 	hooks.Store(h)
+	go func(current []*workflows.Workflow) {
+		// Edits under --dir take effect without a restart; a broken edit keeps the
+		// previous version serving.
+		err := workflows.Watch(ctx, s.Dir, 200*time.Millisecond, func() {
+			next, loadErr := workflows.Reload(s.Dir, eng.Specs(), current)
+			current = next
+			if err := apply(ctx, log, eng, h, next, loadErr); err != nil {
+				log.Error("reload workflows", "err", err)
+			}
+		})
+		if err != nil {
+			log.Error("workflow directory not watched: edits need a restart", "err", err)
+		}
+	}(ws)
 	if err := eng.Start(ctx); err != nil {
 		_ = srv.Close()
 		return err
@@ -128,6 +139,27 @@ func (s *serveCmd) Run(e *env) error {
 		log.Warn("stopped with interrupted runs", "err", stopErr)
 	}
 	log.Info("stopped")
+	return nil
+}
+
+// apply makes ws the served workflows and reports what did not load and what
+// conflicts.
+func apply(ctx context.Context, log *slog.Logger, eng *engine.Engine, h *webhook.Handler, ws []*workflows.Workflow, loadErr error) error {
+	for _, err := range unjoin(loadErr) {
+		log.Error("workflow refused", "err", err.Error())
+	}
+	for _, c := range webhook.Conflicts(ws) {
+		log.Warn("hook path conflict", "detail", c)
+	}
+	if err := eng.SetWorkflows(ctx, ws); err != nil {
+		return err
+	}
+	h.SetWorkflows(ws)
+	versions := make([]any, 0, 2*len(ws))
+	for _, w := range ws {
+		versions = append(versions, w.Name, w.Hash[:12])
+	}
+	log.Info("workflows loaded", versions...)
 	return nil
 }
 
