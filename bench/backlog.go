@@ -161,7 +161,9 @@ func recordOne(ctx context.Context, st *sqlite.Store, w *workflows.Workflow) err
 
 // drainBacklog starts serve on db and samples its resident size every second until
 // the sink has received n calls or the time limit passes. It returns the samples and
-// the child's VmHWM (peak resident size as the kernel saw it) at the last sample.
+// the child's VmHWM (peak resident size as the kernel saw it, which catches spikes
+// between samples; the kernel updates it lazily, so it is taken at least as the
+// highest VmRSS sampled).
 func drainBacklog(bin, db, wfDir string, s *sink, n int64) ([]sample, int64) {
 	s.hits.Store(0)
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--dir", wfDir, "--db", db,
@@ -186,7 +188,7 @@ func drainBacklog(bin, db, wfDir string, s *sink, n int64) ([]sample, int64) {
 			break
 		}
 		cur := sample{at: time.Since(begin), done: s.hits.Load(), rss: rss}
-		samples, hwm = append(samples, cur), peak
+		samples, hwm = append(samples, cur), max(hwm, peak, rss)
 		finished := cur.done >= n || time.Now().After(deadline)
 		if finished || cur.at-last.at >= *backlogEvery {
 			printRow(last, cur)

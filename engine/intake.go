@@ -258,3 +258,14 @@ func (e *Engine) ConcurrencyKey(w *workflows.Workflow, ev *Event) (string, error
 	}
 	return workflows.Format(v), nil
 }
+
+// FireTick records a schedule tick with its run (see storage.Store.FireTick) and hands
+// the run to the workers when it was stored.
+func (e *Engine) FireTick(ctx context.Context, t storage.Tick) (bool, error) {
+	fired, err := e.store.FireTick(ctx, t)
+	if err != nil || !fired {
+		return fired, err
+	}
+	e.announce([]int64{t.Run.ID})
+	return true, nil
+}

@@ -130,6 +130,14 @@ type StepAttempt struct {
 	NextAt     time.Time // when waiting: the next attempt's time
 }
 
+// Tick is one due tick of a schedule entry.
+type Tick struct {
+	Key           string    // the schedule entry: workflow and cron spec
+	At            time.Time // when the tick was due
+	Run           *Run      // the run it starts; nil records the tick only
+	SkipIfRunning bool      // overlap: skip
+}
+
 // Pruned counts what one Prune call deleted.
 type Pruned struct {
 	Runs       int
@@ -226,6 +234,15 @@ type Store interface {
 	GetDelivery(ctx context.Context, id int64) (*Delivery, error)
 	// ListDeliveries returns deliveries newest first.
 	ListDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
+
+	// FireTick records that a schedule's tick has fired and stores its run, in one
+	// commit, unless the tick (or a later one) already fired: then it returns false and
+	// stores nothing. With SkipIfRunning, the tick is recorded but no run is stored
+	// while a scheduled run of the workflow is unfinished. t.Run may be nil to record
+	// a tick without a run. It sets t.Run.ID when it stores the run.
+	FireTick(ctx context.Context, t Tick) (bool, error)
+	// LastTick returns the last tick recorded for a schedule key; zero when none.
+	LastTick(ctx context.Context, key string) (time.Time, error)
 
 	// CancelRequested returns those of the given runs that have a cancel request.
 	CancelRequested(ctx context.Context, ids ...int64) ([]int64, error)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hookflow/hookflow/actions"
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/triggers/schedule"
 	"github.com/hookflow/hookflow/triggers/webhook"
 	"github.com/hookflow/hookflow/workflows"
 )
@@ -96,8 +97,9 @@ func (s *serveCmd) Run(e *env) error {
 		return err
 	}
 	h := webhook.New(eng, log)
+	sched := schedule.New(eng, st, log)
 	ws, loadErr := workflows.LoadDir(s.Dir, eng.Specs())
-	if err := apply(ctx, log, eng, h, ws, loadErr); err != nil {
+	if err := apply(ctx, log, eng, h, sched, ws, loadErr); err != nil {
 		_ = srv.Close()
 		return err
 	}
@@ -108,7 +110,7 @@ func (s *serveCmd) Run(e *env) error {
 		err := workflows.Watch(ctx, s.Dir, 200*time.Millisecond, func() {
 			next, loadErr := workflows.Reload(s.Dir, eng.Specs(), current)
 			current = next
-			if err := apply(ctx, log, eng, h, next, loadErr); err != nil {
+			if err := apply(ctx, log, eng, h, sched, next, loadErr); err != nil {
 				log.Error("reload workflows", "err", err)
 			}
 		})
@@ -120,6 +122,8 @@ func (s *serveCmd) Run(e *env) error {
 		_ = srv.Close()
 		return err
 	}
+	scheduled := make(chan struct{})
+	go func() { sched.Run(ctx); close(scheduled) }()
 	ready.Store(true)
 	log.Info("serving", "dir", s.Dir, "db", s.DB, "workflows", len(ws))
 
@@ -132,6 +136,7 @@ func (s *serveCmd) Run(e *env) error {
 	grace, cancel := context.WithTimeout(context.Background(), s.Grace)
 	defer cancel()
 	stopErr := eng.Stop(grace) // intake answers 503 from here on
+	<-scheduled
 	shut, cancel2 := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel2()
 	_ = srv.Shutdown(shut)
@@ -144,7 +149,7 @@ func (s *serveCmd) Run(e *env) error {
 
 // apply makes ws the served workflows and reports what did not load and what
 // conflicts.
-func apply(ctx context.Context, log *slog.Logger, eng *engine.Engine, h *webhook.Handler, ws []*workflows.Workflow, loadErr error) error {
+func apply(ctx context.Context, log *slog.Logger, eng *engine.Engine, h *webhook.Handler, sched *schedule.Scheduler, ws []*workflows.Workflow, loadErr error) error {
 	for _, err := range unjoin(loadErr) {
 		log.Error("workflow refused", "err", err.Error())
 	}
@@ -155,6 +160,7 @@ func apply(ctx context.Context, log *slog.Logger, eng *engine.Engine, h *webhook
 		return err
 	}
 	h.SetWorkflows(ws)
+	sched.SetWorkflows(ws)
 	versions := make([]any, 0, 2*len(ws))
 	for _, w := range ws {
 		versions = append(versions, w.Name, w.Hash[:12])

@@ -55,12 +55,18 @@ type writeStmts struct {
 	upsertStep, requestCancel      *sql.Stmt
 	pruneRuns, pruneDeliveries     *sql.Stmt
 	pruneDedupe                    *sql.Stmt
+	tickOf, setTick, scheduledBusy *sql.Stmt
 	all                            []*sql.Stmt
 }
 
 func (st *writeStmts) list() []stmtDef {
 	return []stmtDef{
 		{&st.begin, `BEGIN IMMEDIATE`},
+		{&st.tickOf, `SELECT last_tick FROM schedule_ticks WHERE "key" = ?1`},
+		{&st.setTick, `INSERT INTO schedule_ticks ("key", last_tick) VALUES (?1, ?2)
+			ON CONFLICT ("key") DO UPDATE SET last_tick = excluded.last_tick`},
+		{&st.scheduledBusy, `SELECT EXISTS (SELECT 1 FROM runs INDEXED BY runs_scheduled
+			WHERE workflow = ?1 AND "trigger" = 'schedule' AND ` + unfinished + `)`},
 		{&st.commit, `COMMIT`},
 		{&st.rollback, `ROLLBACK`},
 		{&st.savepoint, `SAVEPOINT item`},

@@ -75,6 +75,8 @@ func Exercise(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"CountRuns", testCountRuns},
 		{"Exhausted", testExhausted},
 		{"Prune", testPrune},
+		{"FireTick", testFireTick},
+		{"FireTickSkipsWhileRunning", testFireTickSkipsWhileRunning},
 		{"WorkflowVersions", testWorkflowVersions},
 		{"NotFound", testNotFound},
 		{"Closed", testClosed},
