@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -843,5 +844,43 @@ on_failure:
 	}
 	if steps["report"] == nil || steps["report"].Status != storage.StepSucceeded {
 		t.Errorf("on_failure did not run after the timeout: %+v", steps["report"])
+	}
+}
+
+func TestRetentionPrunesFinishedHistory(t *testing.T) {
+	b := setup(t)
+	w := b.load(`
+name: old
+steps: [{ id: s, uses: set, with: { a: 1 } }]
+`)
+	res := b.start(w, `{}`)
+	ctx := context.Background()
+	if _, err := b.store.GetRun(ctx, res.RunID); err != nil {
+		t.Fatal(err)
+	}
+	_ = b.engine.Stop(ctx)
+	// A server with a retention window shorter than the run's age prunes it at start.
+	time.Sleep(20 * time.Millisecond)
+	e2, err := engine.New(engine.Config{Store: b.store, Actions: actions.NewRegistry(actions.Options{}), Workers: 1, Retention: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e2.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Stop(ctx)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := b.store.GetRun(ctx, res.RunID)
+		if errors.Is(err, storage.ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the finished run was not pruned: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if steps, _ := b.store.StepAttempts(ctx, res.RunID); len(steps) != 0 {
+		t.Errorf("step attempts of a pruned run remain: %d", len(steps))
 	}
 }
