@@ -23,10 +23,13 @@ const deliveryColumns = `id, method, path, status_code, headers, body, runs, rec
 const stepColumns = `run_id, seq, step_id, uses, attempt, status, input, output, error,
 	started_at, finished_at, next_at`
 
-// unfinished lists the statuses of unfinished runs exactly as the partial indexes and
-// triggers of migration 0002 spell them: SQLite uses a partial index only for a query
-// that repeats its condition.
-const unfinished = `status IN ('queued', 'running', 'waiting')`
+// unfinished and finished are the status terms of the partial indexes of migration
+// 0002, spelled exactly as there: SQLite uses a partial index only for a query that
+// repeats its terms. (OR chains, not IN lists: see the migration.)
+const (
+	unfinished = `(status = 'queued' OR status = 'running' OR status = 'waiting')`
+	finished   = `(status = 'succeeded' OR status = 'failed' OR status = 'cancelled')`
+)
 
 // runningOf counts the running runs of the workflow of the runs row in scope.
 const runningOf = `(SELECT count(*) FROM runs AS r INDEXED BY runs_running
@@ -84,7 +87,7 @@ func (st *writeStmts) list() []stmtDef {
 		// stored before it; for an unkeyed run the CASE costs no lookup.
 		{&st.insertRun, `INSERT INTO runs (` + runColumns + `, held)
 			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-				CASE WHEN ?16 != '' AND ?4 IN ('queued', 'running', 'waiting') THEN EXISTS (
+				CASE WHEN ?16 != '' AND (?4 = 'queued' OR ?4 = 'running' OR ?4 = 'waiting') THEN EXISTS (
 					SELECT 1 FROM runs INDEXED BY runs_key
 					WHERE workflow = ?2 AND concurrency_key = ?16 AND concurrency_key != ''
 					AND ` + unfinished + `)
@@ -171,7 +174,7 @@ func (st *writeStmts) list() []stmtDef {
 		// runs (ON DELETE CASCADE).
 		{&st.pruneRuns, `DELETE FROM runs WHERE id IN (
 			SELECT id FROM runs INDEXED BY runs_finished
-			WHERE status IN ('succeeded', 'failed', 'cancelled') AND finished_at < ?1
+			WHERE ` + finished + ` AND finished_at < ?1
 			ORDER BY finished_at LIMIT ?2)`},
 		{&st.pruneDeliveries, `DELETE FROM deliveries WHERE id IN (
 			SELECT id FROM deliveries INDEXED BY deliveries_received
