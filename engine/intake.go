@@ -269,3 +269,8 @@ func (e *Engine) FireTick(ctx context.Context, t storage.Tick) (bool, error) {
 	e.announce([]int64{t.Run.ID})
 	return true, nil
 }
+
+// SetDeliveryStatus records the status a delivery was finally answered with.
+func (e *Engine) SetDeliveryStatus(ctx context.Context, id int64, status int) error {
+	return e.store.SetDeliveryStatus(ctx, id, status)
+}

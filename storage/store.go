@@ -191,6 +191,9 @@ type Store interface {
 	// 2xx StatusCode is recorded as 200 (nothing new was accepted).
 	// It returns ErrOverloaded at once when the write queue is full.
 	RecordDelivery(ctx context.Context, d *Delivery, runs []*Run) error
+	// SetDeliveryStatus records the status a delivery was finally answered with (a
+	// sync webhook answers with its run's outcome after the delivery was stored).
+	SetDeliveryStatus(ctx context.Context, id int64, status int) error
 	// EnqueueRun stores a run without a delivery (manual, schedule, replay) as queued,
 	// together with step attempts it starts with (a replay from the failed step copies
 	// the steps before it), in one commit; it sets r.ID and the attempts' RunID.

@@ -178,3 +178,21 @@ func (s *Store) SaveWorkflowVersion(ctx context.Context, v storage.WorkflowVersi
 	}
 	return nil
 }
+
+// SetDeliveryStatus records the status a delivery was finally answered with.
+func (s *Store) SetDeliveryStatus(ctx context.Context, id int64, status int) error {
+	err := s.submit(ctx, false, func(w *writer) error {
+		res, err := w.st.setDeliveryStatus.ExecContext(bg, id, status)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return unwritten{storage.ErrNotFound}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: set status of delivery %d: %w", id, err)
+	}
+	return nil
+}

@@ -59,12 +59,14 @@ type writeStmts struct {
 	pruneRuns, pruneDeliveries     *sql.Stmt
 	pruneDedupe                    *sql.Stmt
 	tickOf, setTick, scheduledBusy *sql.Stmt
+	setDeliveryStatus              *sql.Stmt
 	all                            []*sql.Stmt
 }
 
 func (st *writeStmts) list() []stmtDef {
 	return []stmtDef{
 		{&st.begin, `BEGIN IMMEDIATE`},
+		{&st.setDeliveryStatus, `UPDATE deliveries SET status_code = ?2 WHERE id = ?1`},
 		{&st.tickOf, `SELECT last_tick FROM schedule_ticks WHERE "key" = ?1`},
 		{&st.setTick, `INSERT INTO schedule_ticks ("key", last_tick) VALUES (?1, ?2)
 			ON CONFLICT ("key") DO UPDATE SET last_tick = excluded.last_tick`},

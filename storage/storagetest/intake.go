@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -239,4 +240,15 @@ func testConcurrentRecordDelivery(t *testing.T, b *bundle) {
 	ds, err := b.store.ListDeliveries(b.ctx, storage.DeliveryFilter{Limit: workers * each * 2})
 	check(t, "ListDeliveries", err)
 	equal(t, "deliveries stored", len(ds), workers*each)
+}
+
+func testSetDeliveryStatus(t *testing.T, b *bundle) {
+	d := b.record(t, t0, newRun("sync"))
+	check(t, "SetDeliveryStatus", b.store.SetDeliveryStatus(b.ctx, d.ID, 422))
+	got, err := b.store.GetDelivery(b.ctx, d.ID)
+	check(t, "GetDelivery", err)
+	equal(t, "status", got.StatusCode, 422)
+	if err := b.store.SetDeliveryStatus(b.ctx, d.ID+1000, 200); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("missing delivery: %v, want ErrNotFound", err)
+	}
 }

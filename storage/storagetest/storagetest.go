@@ -42,6 +42,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	}{
 		{"RecordDelivery", testRecordDelivery},
 		{"DeliveryWithoutRuns", testDeliveryWithoutRuns},
+		{"SetDeliveryStatus", testSetDeliveryStatus},
 		{"EnqueueRun", testEnqueueRun},
 		{"EnqueueRunWithSteps", testEnqueueRunWithSteps},
 		{"DedupeWithinWindow", testDedupeWithinWindow},

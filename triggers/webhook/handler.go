@@ -235,6 +235,12 @@ func (h *Handler) accept(rq *request, routes []*route) {
 	}
 	if sync != nil {
 		if h.respondSync(rq, sync, runs, results) {
+			// The answer came from the run: the delivery's record says which it was.
+			if status := rq.c.Writer.Status(); status != rq.delivery.StatusCode {
+				if err := h.engine.SetDeliveryStatus(context.Background(), rq.delivery.ID, status); err != nil {
+					h.log.Error("record sync answer", "delivery_id", rq.delivery.ID, "err", err)
+				}
+			}
 			return
 		}
 	}

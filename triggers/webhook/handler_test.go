@@ -403,6 +403,13 @@ steps:
 	if a.status != http.StatusAccepted || a.body["status"] != "running" || a.body["run_id"] == nil {
 		t.Errorf("slow: %d %s", a.status, a.raw)
 	}
+	// The deliveries record what each caller got.
+	want := map[string]int{"/hooks/ok": 201, "/hooks/fail": 422, "/hooks/slow": 202}
+	for _, d := range b.deliveries() {
+		if code, ok := want[d.Path]; ok && d.StatusCode != code {
+			t.Errorf("delivery %s recorded %d, the caller got %d", d.Path, d.StatusCode, code)
+		}
+	}
 	a = b.post("POST", "/hooks/plain", "", ``)
 	if a.status != 200 || a.body["status"] != "succeeded" || a.raw != `{"output":{"n":5},"run_id":"`+a.body["run_id"].(string)+`","status":"succeeded"}` {
 		t.Errorf("plain: %d %s", a.status, a.raw)
