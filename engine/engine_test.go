@@ -137,13 +137,7 @@ func (b *bundle) load(src string) *workflows.Workflow {
 // start enqueues a run of w for a JSON body and waits for its result.
 func (b *bundle) start(w *workflows.Workflow, body string) engine.Result {
 	b.t.Helper()
-	parsed, err := engine.DecodeJSON([]byte(body))
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	ev := &engine.Event{ID: "1", Type: engine.EventWebhook, Time: time.Now().UTC(), Method: "POST",
-		Headers: map[string]string{}, Query: map[string]string{}, Raw: body, Body: parsed}
-	run, err := engine.NewRun(w, ev, storage.TriggerWebhook)
+	run, err := engine.NewRun(w, event(engine.EventWebhook, body), storage.TriggerWebhook)
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -158,6 +152,38 @@ func (b *bundle) start(w *workflows.Workflow, body string) engine.Result {
 		b.t.Fatalf("run %d did not finish", run.ID)
 		return engine.Result{}
 	}
+}
+
+// event returns an event of the given type carrying a JSON body ("" for none).
+func event(typ, body string) *engine.Event {
+	ev := &engine.Event{Type: typ, Time: time.Now().UTC(), Headers: map[string]string{}, Query: map[string]string{}, Raw: body}
+	if body != "" {
+		ev.Body, _ = engine.DecodeJSON([]byte(body))
+	}
+	return ev
+}
+
+// restart starts a second engine on the test's store, as a new serve process would
+// after this one stopped.
+func (b *bundle) restart(cfg engine.Config, ws ...*workflows.Workflow) *engine.Engine {
+	b.t.Helper()
+	cfg.Store, cfg.Actions = b.store, actions.NewRegistry(actions.Options{})
+	if cfg.Workers == 0 {
+		cfg.Workers = 2
+	}
+	e, err := engine.New(cfg)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := e.SetWorkflows(ctx, ws); err != nil {
+		b.t.Fatal(err)
+	}
+	if err := e.Start(ctx); err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Cleanup(func() { _ = e.Stop(ctx) })
+	return e
 }
 
 func (b *bundle) steps(runID int64) map[string]*storage.StepAttempt {
@@ -417,7 +443,7 @@ steps:
     with: { method: POST, url: "{{API}}/x" }
 `)
 	// A run claimed by a process that died: stored as running under a foreign lease.
-	ev := &engine.Event{Type: engine.EventWebhook, Time: time.Now().UTC(), Headers: map[string]string{}, Query: map[string]string{}}
+	ev := event(engine.EventWebhook, "")
 	run, _ := engine.NewRun(w, ev, storage.TriggerWebhook)
 	ctx := context.Background()
 	if err := b.store.EnqueueRun(ctx, run); err != nil {
@@ -428,17 +454,7 @@ steps:
 	if _, err := b.store.ClaimRun(ctx, run.ID, storage.Lease{Owner: "dead", Until: time.Now().Add(time.Hour)}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	e2, err := engine.New(engine.Config{Store: b.store, Actions: actions.NewRegistry(actions.Options{}), Workers: 2, Lease: 2 * time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e2.SetWorkflows(ctx, []*workflows.Workflow{w}); err != nil {
-		t.Fatal(err)
-	}
-	if err := e2.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer e2.Stop(ctx)
+	e2 := b.restart(engine.Config{Lease: 2 * time.Hour}, w)
 	res := <-e2.Watch(ctx, run.ID)
 	if res.Status != storage.RunSucceeded || len(b.api.Calls()) != 1 {
 		t.Fatalf("recovered run: %+v, calls %d", res, len(b.api.Calls()))
@@ -458,7 +474,7 @@ steps:
     with: { method: POST, url: "{{API}}/after" }
 `)
 	ctx := context.Background()
-	ev := &engine.Event{Type: engine.EventManual, Time: time.Now().UTC(), Headers: map[string]string{}, Query: map[string]string{}}
+	ev := event(engine.EventManual, "")
 	run, _ := engine.NewRun(w, ev, storage.TriggerManual)
 	if _, err := b.engine.Enqueue(ctx, run, false); err != nil {
 		t.Fatal(err)
@@ -488,17 +504,7 @@ steps:
 	if n := len(b.api.Calls()); n != 0 {
 		t.Fatalf("step after the delay ran early (%d calls)", n)
 	}
-	e2, err := engine.New(engine.Config{Store: b.store, Actions: actions.NewRegistry(actions.Options{}), Workers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e2.SetWorkflows(ctx, []*workflows.Workflow{w}); err != nil {
-		t.Fatal(err)
-	}
-	if err := e2.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer e2.Stop(ctx)
+	e2 := b.restart(engine.Config{}, w)
 	select {
 	case res := <-e2.Watch(ctx, run.ID):
 		if res.Status != storage.RunSucceeded {
@@ -687,8 +693,7 @@ steps:
 	for i := 0; i < 20; i++ {
 		customer := []string{"alice", "bob"}[i%2]
 		body := fmt.Sprintf(`{"customer":%q,"n":%d}`, customer, i)
-		parsed, _ := engine.DecodeJSON([]byte(body))
-		ev := &engine.Event{Type: engine.EventWebhook, Time: time.Now().UTC(), Headers: map[string]string{}, Query: map[string]string{}, Raw: body, Body: parsed}
+		ev := event(engine.EventWebhook, body)
 		run, _ := engine.NewRun(w, ev, storage.TriggerWebhook)
 		key, err := b.engine.ConcurrencyKey(w, ev)
 		if err != nil || key != customer {
@@ -755,7 +760,7 @@ steps:
 	ctx := context.Background()
 	var chans []<-chan engine.Result
 	for i := 0; i < 10; i++ {
-		ev := &engine.Event{Type: engine.EventManual, Time: time.Now().UTC(), Headers: map[string]string{}, Query: map[string]string{}}
+		ev := event(engine.EventManual, "")
 		run, _ := engine.NewRun(w, ev, storage.TriggerManual)
 		ch, err := b.engine.Enqueue(ctx, run, true)
 		if err != nil {
@@ -790,7 +795,7 @@ steps:
   - { id: next, uses: log, with: { message: never } }
 `)
 	ctx := context.Background()
-	ev := &engine.Event{Type: engine.EventManual, Time: time.Now().UTC(), Headers: map[string]string{}, Query: map[string]string{}}
+	ev := event(engine.EventManual, "")
 	run, _ := engine.NewRun(w, ev, storage.TriggerManual)
 	ch, err := b.engine.Enqueue(ctx, run, true)
 	if err != nil {
@@ -861,14 +866,7 @@ steps: [{ id: s, uses: set, with: { a: 1 } }]
 	_ = b.engine.Stop(ctx)
 	// A server with a retention window shorter than the run's age prunes it at start.
 	time.Sleep(20 * time.Millisecond)
-	e2, err := engine.New(engine.Config{Store: b.store, Actions: actions.NewRegistry(actions.Options{}), Workers: 1, Retention: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e2.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer e2.Stop(ctx)
+	b.restart(engine.Config{Retention: 10 * time.Millisecond})
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		_, err := b.store.GetRun(ctx, res.RunID)
