@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -241,5 +242,67 @@ func BenchmarkClaimDueBlocked(b *testing.B) {
 		if err != nil || len(runs) != 0 {
 			b.Fatalf("claimed %d (%v), want none", len(runs), err)
 		}
+	}
+}
+
+// TestQueryPlans guards the plans of the statements the committer runs per run or per
+// claim: none may read every run (as SQLite may choose when a query has terms on
+// status it can serve from runs_status).
+func TestQueryPlans(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "hookflow.db"), Options{})
+	st := &s.w.st
+	hot := map[**sql.Stmt]string{
+		&st.insertRun: "insertRun", &st.insertKeyedRun: "insertKeyedRun", &st.claimRun: "claimRun", &st.claimIDs: "claimIDs",
+		&st.readyRuns: "readyRuns", &st.limitedRuns: "limitedRuns", &st.nextLimit: "nextLimit",
+		&st.nextLimitedWorkflow: "nextLimitedWorkflow", &st.countRunning: "countRunning",
+		&st.dueWaiting: "dueWaiting", &st.updateRun: "updateRun", &st.requestCancel: "requestCancel",
+		&st.extendLease: "extendLease", &st.pruneRuns: "pruneRuns", &st.pruneDedupe: "pruneDedupe",
+		&st.requeue: "requeue", &st.requeueCancelled: "requeueCancelled",
+	}
+	for _, d := range st.list() {
+		name, ok := hot[d.dst]
+		if !ok {
+			continue
+		}
+		delete(hot, d.dst)
+		plan := explain(t, s, d.query)
+		for _, bad := range []string{"SCAN runs\n", "SCAN runs USING INDEX runs_workflow", "SCAN runs USING INDEX runs_status", "MULTI-INDEX OR",
+			"SCAN dedupe", "SCAN step_attempts"} {
+			if strings.Contains(plan+"\n", bad) {
+				t.Errorf("%s reads too much (%q):\n%s", name, strings.TrimSpace(bad), plan)
+			}
+		}
+	}
+	for _, name := range hot {
+		t.Errorf("statement %s not found", name)
+	}
+}
+
+// explain returns the query plan of query, one step a line.
+func explain(t *testing.T, s *Store, query string) string {
+	t.Helper()
+	// Parameters are bound as NULL: the plan does not depend on them.
+	var args []any
+	for {
+		rows, err := s.rdb.Query("EXPLAIN QUERY PLAN "+query, args...)
+		if err != nil {
+			var want int
+			if _, e := fmt.Sscanf(err.Error()[strings.LastIndex(err.Error(), "want"):], "want %d", &want); e == nil && len(args) == 0 {
+				args = make([]any, want)
+				continue
+			}
+			t.Fatalf("explain %s: %v", query, err)
+		}
+		var b strings.Builder
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString(detail + "\n")
+		}
+		rows.Close()
+		return b.String()
 	}
 }

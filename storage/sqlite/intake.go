@@ -117,7 +117,11 @@ func (w *writer) insertRun(r *storage.Run) error {
 	if err != nil {
 		return err
 	}
-	err = w.exec(w.st.insertRun, id, r.Workflow, r.WorkflowVersion, string(r.Status), r.Trigger,
+	st := w.st.insertRun
+	if r.ConcurrencyKey != "" {
+		st = w.st.insertKeyedRun
+	}
+	err = w.exec(st, id, r.Workflow, r.WorkflowVersion, string(r.Status), r.Trigger,
 		r.DeliveryID, encodeTime(r.CreatedAt), encodeTime(r.StartedAt), encodeTime(r.FinishedAt),
 		r.Error, r.Event, encodeTime(r.NextAt), int64(r.Attempt), r.LeaseOwner,
 		encodeTime(r.LeaseUntil), r.ConcurrencyKey, boolInt(r.Cancel), int64(max(r.ConcurrencyLimit, 0)))

@@ -83,7 +83,11 @@ func runQuery(f storage.RunFilter) (runShape, []any, bool) {
 		shape |= byWorkflow
 		args = append(args, f.Workflow)
 	}
-	if f.Status != "" {
+	switch f.Status {
+	case "":
+	case storage.RunQueued: // split between two indexes: statements of their own
+		shape |= byQueued
+	default:
 		shape |= byStatus
 		args = append(args, string(f.Status))
 	}

@@ -19,6 +19,11 @@ const defaultPruneLimit = 1000
 // so a call holds intake up for one small transaction only; callers repeat it until
 // it deletes nothing.
 //
+// Deliveries are looked for among the limit oldest ids, which keeps intake free of an
+// index by receipt time: ids follow ReceivedAt (intake stamps it just before the
+// commit), but a delivery stored out of time order, behind limit or more newer ones,
+// is only pruned once those are old enough too.
+//
 // Unfinished runs are never deleted. A pruned run's dedupe key still holds until it
 // expires (a duplicate then names a run that is gone), and a pruned delivery's runs
 // keep their DeliveryID.

@@ -29,6 +29,10 @@ const stepColumns = `run_id, seq, step_id, uses, attempt, status, input, output,
 const (
 	unfinished = `(status = 'queued' OR status = 'running' OR status = 'waiting')`
 	finished   = `(status = 'succeeded' OR status = 'failed' OR status = 'cancelled')`
+	// ready is the condition of runs_ready (0002), notReady that of runs_status (0004):
+	// every run is in one of them. A query by a status other than queued repeats notReady.
+	ready    = `status = 'queued' AND held = 0 AND cancel = 0 AND concurrency_limit = 0`
+	notReady = `NOT (` + ready + `)`
 )
 
 // runningOf counts the running runs of the workflow of the runs row in scope.
@@ -46,6 +50,7 @@ type writeStmts struct {
 	savepoint, rollbackTo, release *sql.Stmt
 	loadSequences, storeSequence   *sql.Stmt
 	insertDelivery, insertRun      *sql.Stmt
+	insertKeyedRun                 *sql.Stmt
 	dedupeHeld, dedupePut          *sql.Stmt
 	saveVersion                    *sql.Stmt
 	claimRun, runExists            *sql.Stmt
@@ -85,15 +90,16 @@ func (st *writeStmts) list() []stmtDef {
 		{&st.storeSequence, `UPDATE sequences SET value = ?1 WHERE name = ?2`},
 		{&st.insertDelivery, `INSERT INTO deliveries (` + deliveryColumns + `)
 			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`},
-		// held: an unfinished keyed run is held while an unfinished run of its key was
-		// stored before it; for an unkeyed run the CASE costs no lookup.
-		{&st.insertRun, `INSERT INTO runs (` + runColumns + `, held)
+		// An unkeyed run is never held (the column's default). A keyed one is held when
+		// it is unfinished and an unfinished run of its key was stored before it.
+		{&st.insertRun, `INSERT INTO runs (` + runColumns + `)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)`},
+		{&st.insertKeyedRun, `INSERT INTO runs (` + runColumns + `, held)
 			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-				CASE WHEN ?16 != '' AND (?4 = 'queued' OR ?4 = 'running' OR ?4 = 'waiting') THEN EXISTS (
+				(?4 = 'queued' OR ?4 = 'running' OR ?4 = 'waiting') AND EXISTS (
 					SELECT 1 FROM runs INDEXED BY runs_key
 					WHERE workflow = ?2 AND concurrency_key = ?16 AND concurrency_key != ''
-					AND ` + unfinished + `)
-				ELSE 0 END)`},
+					AND ` + unfinished + `))`},
 		{&st.dedupeHeld, `SELECT run_id FROM dedupe WHERE workflow = ?1 AND "key" = ?2 AND expires_at > ?3`},
 		{&st.dedupePut, `INSERT INTO dedupe (workflow, "key", run_id, expires_at) VALUES (?1, ?2, ?3, ?4)
 			ON CONFLICT (workflow, "key") DO UPDATE SET run_id = excluded.run_id, expires_at = excluded.expires_at`},
@@ -109,8 +115,7 @@ func (st *writeStmts) list() []stmtDef {
 		// ClaimDue's candidates (see writer.claimDue). Every one of them reads an index
 		// that holds only runs that may be claimable, so a held-back backlog is not read.
 		{&st.readyRuns, `SELECT id, workflow FROM runs INDEXED BY runs_ready
-			WHERE status = 'queued' AND held = 0 AND cancel = 0 AND concurrency_limit = 0
-			ORDER BY id LIMIT ?1`},
+			WHERE ` + ready + ` ORDER BY id LIMIT ?1`},
 		// The (workflow, limit) groups of queued limited runs, one seek per group: the
 		// next limit of a workflow, then the next workflow. (A row value comparison,
 		// (workflow, limit) > (?, ?), would read through the runs of the group.)
@@ -142,9 +147,9 @@ func (st *writeStmts) list() []stmtDef {
 			RETURNING ` + runColumns},
 		{&st.runExists, `SELECT 1 FROM runs WHERE id = ?1`},
 		{&st.requeue, `UPDATE runs SET status = 'queued', lease_owner = '', lease_until = 0
-			WHERE status = 'running' AND lease_until < ?1 AND cancel = 0`},
+			WHERE status = 'running' AND lease_until < ?1 AND cancel = 0 AND ` + notReady},
 		{&st.requeueCancelled, `UPDATE runs SET status = 'cancelled', finished_at = ?2, lease_owner = '', lease_until = 0
-			WHERE status = 'running' AND lease_until < ?1 AND cancel = 1`},
+			WHERE status = 'running' AND lease_until < ?1 AND cancel = 1 AND ` + notReady},
 		{&st.extendLease, `UPDATE runs SET lease_until = ?1
 			WHERE id IN (SELECT value FROM json_each(?3)) AND status = 'running' AND lease_owner = ?2`},
 		// ?1 status, ?2 started, ?3 finished, ?4 error, ?5 next, ?6 lease owner,
@@ -178,9 +183,10 @@ func (st *writeStmts) list() []stmtDef {
 			SELECT id FROM runs INDEXED BY runs_finished
 			WHERE ` + finished + ` AND finished_at < ?1
 			ORDER BY finished_at LIMIT ?2)`},
+		// Deliveries: those received before ?1 among the ?2 oldest ids.
 		{&st.pruneDeliveries, `DELETE FROM deliveries WHERE id IN (
-			SELECT id FROM deliveries INDEXED BY deliveries_received
-			WHERE received_at < ?1 ORDER BY received_at LIMIT ?2)`},
+			SELECT id FROM (SELECT id, received_at FROM deliveries ORDER BY id LIMIT ?2)
+			WHERE received_at < ?1)`},
 		{&st.pruneDedupe, `DELETE FROM dedupe WHERE (workflow, "key") IN (
 			SELECT workflow, "key" FROM dedupe INDEXED BY dedupe_expires
 			WHERE expires_at < ?1 ORDER BY expires_at LIMIT ?2)`},
@@ -198,14 +204,16 @@ type readStmts struct {
 	all                         []*sql.Stmt
 }
 
-// A runShape says which filters of a storage.RunFilter a statement applies.
+// A runShape says which filters of a storage.RunFilter a statement applies: workflow,
+// and at most one of status (other than queued), exhausted or queued.
 type runShape int
 
 const (
 	byWorkflow runShape = 1 << iota
 	byStatus
 	byExhausted
-	runShapes = 1 << iota // how many shapes there are
+	byQueued
+	runShapes = 1 << iota // the size of an array indexed by shape
 )
 
 // exhausted selects failed runs with a step that failed after more than one attempt.
@@ -220,11 +228,13 @@ func runFilter(shape runShape, first int) []string {
 		terms = append(terms, "workflow = ?"+strconv.Itoa(first))
 		first++
 	}
-	if shape&byStatus != 0 {
-		terms = append(terms, "status = ?"+strconv.Itoa(first))
-	}
-	if shape&byExhausted != 0 {
-		terms = append(terms, exhausted)
+	switch {
+	case shape&byStatus != 0:
+		terms = append(terms, "status = ?"+strconv.Itoa(first), notReady)
+	case shape&byExhausted != 0:
+		terms = append(terms, exhausted, notReady)
+	case shape&byQueued != 0:
+		terms = append(terms, "status = 'queued'")
 	}
 	return terms
 }
@@ -247,15 +257,33 @@ func (st *readStmts) list() []stmtDef {
 			WHERE status = 'waiting' AND cancel = 0 ORDER BY next_at LIMIT 1`},
 		{&st.cancelRequested, `SELECT id FROM runs
 			WHERE id IN (SELECT value FROM json_each(?1)) AND cancel = 1 ORDER BY id`},
+		// Queued runs are split between runs_ready and runs_status: the newest of each,
+		// merged. (By workflow, runs_workflow serves; see the loop below.)
+		{&st.listRuns[byQueued], `SELECT ` + runColumns + ` FROM runs WHERE id IN (
+			SELECT id FROM (SELECT id FROM runs INDEXED BY runs_ready
+				WHERE ` + ready + ` AND id < ?1 ORDER BY id DESC LIMIT ?2)
+			UNION ALL
+			SELECT id FROM (SELECT id FROM runs INDEXED BY runs_status
+				WHERE status = 'queued' AND ` + notReady + ` AND id < ?1 ORDER BY id DESC LIMIT ?2))
+			ORDER BY id DESC LIMIT ?2`},
+		{&st.countRuns[byQueued], `SELECT
+			(SELECT count(*) FROM runs INDEXED BY runs_ready WHERE ` + ready + `)
+			+ (SELECT count(*) FROM runs INDEXED BY runs_status WHERE status = 'queued' AND ` + notReady + `)`},
 	}
-	for shape := range runShape(runShapes) {
-		// ListRuns: ?1 before id, ?2 limit, then the filters. CountRuns: the filters.
-		list := append([]string{"id < ?1"}, runFilter(shape, 3)...)
-		defs = append(defs, stmtDef{&st.listRuns[shape], `SELECT ` + runColumns + ` FROM runs
-			WHERE ` + strings.Join(list, " AND ") + ` ORDER BY id DESC LIMIT ?2`})
-		count := append([]string{"1"}, runFilter(shape, 1)...)
-		defs = append(defs, stmtDef{&st.countRuns[shape], `SELECT count(*) FROM runs
-			WHERE ` + strings.Join(count, " AND ")})
+	for _, filter := range []runShape{0, byStatus, byExhausted, byQueued} {
+		for _, wf := range []runShape{0, byWorkflow} {
+			shape := filter | wf
+			if shape == byQueued {
+				continue // above
+			}
+			// ListRuns: ?1 before id, ?2 limit, then the filters. CountRuns: the filters.
+			list := append([]string{"id < ?1"}, runFilter(shape, 3)...)
+			defs = append(defs, stmtDef{&st.listRuns[shape], `SELECT ` + runColumns + ` FROM runs
+				WHERE ` + strings.Join(list, " AND ") + ` ORDER BY id DESC LIMIT ?2`})
+			count := append([]string{"1"}, runFilter(shape, 1)...)
+			defs = append(defs, stmtDef{&st.countRuns[shape], `SELECT count(*) FROM runs
+				WHERE ` + strings.Join(count, " AND ")})
+		}
 	}
 	return defs
 }

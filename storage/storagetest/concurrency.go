@@ -288,3 +288,54 @@ func testClaimDueOrder(t *testing.T, b *bundle) {
 	equalIDs(t, "page of two", b.due(t, t0, 2), []int64{waitingFirst.ID, free.ID})
 	equalIDs(t, "page of two again", b.due(t, t0, 2), []int64{limited.ID, keyed.ID})
 }
+
+// testListQueued lists queued runs of every kind: claimable at once, held back by a
+// key, with a limit (a store may keep them apart).
+func testListQueued(t *testing.T, b *bundle) {
+	var want []int64 // newest first
+	for i := range 12 {
+		var r *storage.Run
+		switch i % 4 {
+		case 0:
+			r = b.queue(t, "alpha", "", 0)
+		case 1:
+			r = b.queue(t, "alpha", "k", 0) // the first is not held, the others are
+		case 2:
+			r = b.queue(t, "beta", "", 2)
+		case 3:
+			r = b.queue(t, "beta", "j", 1)
+		}
+		want = append([]int64{r.ID}, want...)
+	}
+	running := b.claim(t, b.queue(t, "alpha", "", 0).ID, "w", t0, t0.Add(time.Minute))
+
+	list := func(f storage.RunFilter) []int64 {
+		t.Helper()
+		runs, err := b.store.ListRuns(b.ctx, f)
+		check(t, "ListRuns", err)
+		return ids(runs)
+	}
+	queued := storage.RunFilter{Status: storage.RunQueued}
+	equalIDs(t, "queued", list(queued), want)
+	equalIDs(t, "queued, page", list(storage.RunFilter{Status: storage.RunQueued, Limit: 5}), want[:5])
+	equalIDs(t, "queued, cursor", list(storage.RunFilter{Status: storage.RunQueued, BeforeID: want[4], Limit: 3}), want[5:8])
+	var beta []int64
+	for i, id := range want {
+		if i%4 < 2 { // newest first: i%4 == 0 is case 3, 1 is case 2
+			beta = append(beta, id)
+		}
+	}
+	equalIDs(t, "queued of beta", list(storage.RunFilter{Status: storage.RunQueued, Workflow: "beta"}), beta)
+	equalIDs(t, "running", list(storage.RunFilter{Status: storage.RunRunning}), []int64{running.ID})
+
+	count := func(f storage.RunFilter) int {
+		t.Helper()
+		n, err := b.store.CountRuns(b.ctx, f)
+		check(t, "CountRuns", err)
+		return n
+	}
+	equal(t, "count queued", count(queued), 12)
+	equal(t, "count queued of beta", count(storage.RunFilter{Status: storage.RunQueued, Workflow: "beta"}), 6)
+	equal(t, "count running", count(storage.RunFilter{Status: storage.RunRunning}), 1)
+	equal(t, "count all", count(storage.RunFilter{}), 13)
+}

@@ -63,6 +63,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"LimitAndKey", testLimitAndKey},
 		{"ClaimDueOrder", testClaimDueOrder},
 		{"ClaimModel", testClaimModel},
+		{"ListQueued", testListQueued},
 		{"NextWakeup", testNextWakeup},
 		{"RequeueExpired", testRequeueExpired},
 		{"ExtendLease", testExtendLease},
