@@ -72,7 +72,8 @@ type Engine struct {
 	ready       chan int64        // run ids announced in-process, to claim by id
 	claimed     chan *storage.Run // runs already claimed by the dispatcher
 	poke        chan struct{}     // asks the dispatcher to look at storage now
-	backlog     atomic.Bool       // runs were announced but did not fit in ready
+	backlog     atomic.Bool       // runs may wait in storage for a free worker
+	idle        atomic.Int32      // workers waiting for a run
 	wakeAt      chan time.Time    // stored wake-up times to arm the timer with
 	lastRequeue time.Time         // when the dispatcher last took over expired leases
 	active      sync.Map          // run id -> struct{}: runs this engine executes

@@ -74,10 +74,13 @@ func (e *Engine) worker() {
 			return
 		default:
 		}
+		e.idle.Add(1)
 		select {
 		case <-e.stopping:
+			e.idle.Add(-1)
 			return
 		case id := <-e.ready:
+			e.idle.Add(-1)
 			run, err := e.store.ClaimRun(e.runCtx, id, e.newLease(), e.clock.Now())
 			if err != nil {
 				if !errors.Is(err, storage.ErrNotClaimable) && !errors.Is(err, storage.ErrNotFound) {
@@ -88,7 +91,11 @@ func (e *Engine) worker() {
 			}
 			e.execute(run)
 		case run := <-e.claimed:
+			e.idle.Add(-1)
 			e.execute(run)
+		}
+		if e.backlog.Load() {
+			e.kick() // a worker is free for the runs waiting in storage
 		}
 	}
 }
@@ -169,7 +176,14 @@ func (e *Engine) dispatch() {
 func (e *Engine) drain() bool {
 	e.backlog.Store(false)
 	for {
-		runs, err := e.store.ClaimDue(e.runCtx, e.newLease(), e.clock.Now(), claimPage)
+		// Claim no more than idle workers can start at once: a claimed run's lease is
+		// renewed only while it executes.
+		n := min(int(e.idle.Load()), claimPage)
+		if n <= 0 {
+			e.backlog.Store(true) // a worker that frees up asks again
+			return true
+		}
+		runs, err := e.store.ClaimDue(e.runCtx, e.newLease(), e.clock.Now(), n)
 		if err != nil {
 			if !errors.Is(err, context.Canceled) {
 				e.log.Error("claim due runs", "err", err)
@@ -184,7 +198,7 @@ func (e *Engine) drain() bool {
 				return false
 			}
 		}
-		if len(runs) < claimPage {
+		if len(runs) < n {
 			return true
 		}
 	}
