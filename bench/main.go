@@ -1,12 +1,15 @@
 // Command bench measures hookflow against a bare gin handler in one run, on the same
 // machine, as SPEC section 8 asks: durable intake requests/s, end-to-end runs/s of a
-// one-step http workflow against a local sink, and their ratio to the bare handler.
+// one-step http workflow against a local sink, and their ratio to the bare handler; then
+// the latency of webhook answers and of runs at a fixed rate (see latency.go).
 //
-//	go run ./bench [-duration 5s] [-clients 32] [-workers 64]
+//	go run ./bench [-duration 5s] [-clients 32] [-workers 64] [-rate 1000]
+//	go run ./bench -latency [-duration 5s] [-rate 1000] [-workers 64]
 //	go run ./bench -backlog 1000000 [-workers 64]
 //
-// With -backlog N it runs only the memory phase instead (see backlog.go): resident size
-// of serve while a backlog of N queued runs drains.
+// With -latency it runs only the latency phase. With -backlog N it runs only the memory
+// phase instead (see backlog.go): resident size of serve while a backlog of N queued
+// runs drains.
 //
 // It builds ./cmd/hookflow, starts `hookflow serve` as a child process on a fresh SQLite
 // file for each phase, and drives it over loopback HTTP with keep-alive clients.
@@ -72,17 +75,24 @@ func main() {
 		phaseBacklog(bin, dir, wfDir, sink, *backlog)
 		return
 	}
+	if *latencyOnly {
+		fmt.Printf("hookflow bench, latency phase: %d webhooks/s for %s, %d workers, cores %d\n\n", *rate, *duration, *workers, numCPU())
+		printLatency(phaseLatency(bin, dir, sink))
+		return
+	}
 	fmt.Printf("hookflow bench: %d clients, %s per phase, GOMAXPROCS-visible cores %d\n\n", *clients, *duration, numCPU())
 
 	bare := phaseBare()
 	intake := phaseIntake(bin, dir, wfDir)
 	e2e := phaseEndToEnd(bin, dir, wfDir, sink)
+	lat := phaseLatency(bin, dir, sink)
 
 	fmt.Println()
 	fmt.Printf("%-44s %12s %10s\n", "phase", "per second", "vs bare")
 	fmt.Printf("%-44s %12.0f %10s\n", "bare gin handler, 202", bare, "1.00")
 	fmt.Printf("%-44s %12.0f %10.2f\n", "durable intake (delivery+run committed), 202", intake, intake/bare)
 	fmt.Printf("%-44s %12.0f %10.2f\n", "end to end, one-step http workflow", e2e, e2e/bare)
+	printLatency(lat)
 }
 
 const workflow = `name: bench
@@ -162,10 +172,15 @@ func phaseEndToEnd(bin, dir, wfDir string, s *sink) float64 {
 	return rate
 }
 
+// sink is the local HTTP server the bench workflows call. It counts every call, and
+// times the calls of the latency workflow (path /latency).
 type sink struct {
 	srv  *http.Server
 	url  string
 	hits atomic.Int64
+
+	mu       sync.Mutex
+	arrivals []arrival // calls of the latency workflow
 }
 
 func newSink() *sink {
@@ -174,7 +189,12 @@ func newSink() *sink {
 	must(err)
 	s.url = "http://" + ln.Addr().String()
 	s.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
+		if r.URL.Path == "/latency" {
+			body, _ := io.ReadAll(r.Body)
+			s.recordArrival(body)
+		} else {
+			_, _ = io.Copy(io.Discard, r.Body)
+		}
 		s.hits.Add(1)
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"ok":true}`))
