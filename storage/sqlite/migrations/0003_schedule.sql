@@ -6,4 +6,5 @@ CREATE TABLE schedule_ticks (
 ) WITHOUT ROWID;
 
 -- Whether a workflow has an unfinished scheduled run (overlap: skip).
-CREATE INDEX runs_scheduled ON runs (workflow) WHERE "trigger" = 'schedule' AND status IN ('queued', 'running', 'waiting');
+CREATE INDEX runs_scheduled ON runs (workflow)
+    WHERE "trigger" = 'schedule' AND (status = 'queued' OR status = 'running' OR status = 'waiting');
