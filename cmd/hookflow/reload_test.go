@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,3 +93,46 @@ func show(t *testing.T, db, id string) runJSON {
 }
 
 func versionOf(t *testing.T, db, id string) string { return show(t, db, id).WorkflowVersion }
+
+func TestSchedulesFollowAReload(t *testing.T) {
+	dir, db := t.TempDir(), filepath.Join(t.TempDir(), "h.db")
+	serve(t, nil, "--dir", dir, "--db", db)
+	writeFile(t, filepath.Join(dir, "tick.yaml"), "name: tick\non:\n  schedule:\n    - cron: \"@every 1s\"\nsteps:\n  - { id: a, uses: set, with: { type: \"${{ event.type }}\" } }\n")
+	waitFor(t, 8*time.Second, "a scheduled run of the added workflow", func() bool {
+		stdout, _, _ := hookflow(t, "", "runs", "list", "--json", "--db", db)
+		var runs []runJSON
+		_ = json.Unmarshal([]byte(stdout), &runs)
+		for _, r := range runs {
+			if r.Workflow == "tick" && r.Trigger == "schedule" && r.Status == "succeeded" {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func TestDeadLettersAreCounted(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer api.Close()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "h.db")
+	writeFile(t, filepath.Join(dir, "retrying.yaml"), `name: retrying
+steps:
+  - { id: call, uses: http, with: { method: POST, url: "`+api.URL+`" }, retry: { attempts: 2, delay: 10ms } }
+`)
+	writeFile(t, filepath.Join(dir, "once.yaml"), `name: once
+steps:
+  - { id: boom, uses: fail, with: { message: no } }
+`)
+	for _, f := range []string{"retrying.yaml", "once.yaml"} {
+		if _, _, code := hookflow(t, "", "run", filepath.Join(dir, f), "--db", db); code != 1 {
+			t.Fatalf("%s: exit %d, want 1 (failed run)", f, code)
+		}
+	}
+	stdout, _, code := hookflow(t, "", "runs", "list", "--status", "failed", "--db", db)
+	if code != 0 || !strings.Contains(stdout, "2 failed runs, 1 of them after exhausting their retries") {
+		t.Fatalf("runs list --status failed (%d):\n%s", code, stdout)
+	}
+}
