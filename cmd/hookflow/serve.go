@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -65,6 +66,11 @@ func (s *serveCmd) Run(e *env) error {
 		h.ServeGin(c)
 	})
 
+	if os.Getenv("GOGC") == "" {
+		// The live heap of serve is a few MiB of short-lived request and run data: a
+		// less eager collector costs tens of MiB and saves 5-10% CPU per request.
+		debug.SetGCPercent(400)
+	}
 	if addr := os.Getenv("HOOKFLOW_PPROF"); addr != "" {
 		// Profiling endpoints on a separate, explicitly requested address.
 		go func() { log.Warn("pprof stopped", "err", http.ListenAndServe(addr, pprofMux())) }()
