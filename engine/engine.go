@@ -225,6 +225,16 @@ func (e *Engine) version(ctx context.Context, hash string) (*compiled, error) {
 	return actual.(*compiled), nil
 }
 
+// Version returns the stored workflow version with the given hash, compiled: what a
+// run started with, after any reload or restart.
+func (e *Engine) Version(ctx context.Context, hash string) (*workflows.Workflow, error) {
+	c, err := e.version(ctx, hash)
+	if err != nil {
+		return nil, err
+	}
+	return c.wf, nil
+}
+
 // compiled is a workflow with what the engine derives from it once per version.
 type compiled struct {
 	wf         *workflows.Workflow

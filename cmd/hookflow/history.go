@@ -78,11 +78,7 @@ type runsShowCmd struct {
 }
 
 func (c *runsShowCmd) Run(e *env) error {
-	id, err := runID(c.ID)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(c.DB)
+	st, id, err := openForRun(c.DB, c.ID)
 	if err != nil {
 		return err
 	}
@@ -202,4 +198,17 @@ func runID(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a run id", s)
 	}
 	return id, nil
+}
+
+// openForRun reads a run id given on the command line and opens the database.
+func openForRun(db, idText string) (storage.Store, int64, error) {
+	id, err := runID(idText)
+	if err != nil {
+		return nil, 0, err
+	}
+	st, err := openStore(db)
+	if err != nil {
+		return nil, 0, err
+	}
+	return st, id, nil
 }

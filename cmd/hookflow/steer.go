@@ -86,7 +86,7 @@ func (c *replayCmd) Run(e *env) error {
 		if orig.Status != storage.RunFailed {
 			return fmt.Errorf("run %d is %s: --from-failed replays failed runs", id, orig.Status)
 		}
-		if w, err = version(e, st, eng, orig.WorkflowVersion); err != nil {
+		if w, err = eng.Version(e.ctx, orig.WorkflowVersion); err != nil {
 			return err
 		}
 		if steps, err = stepsBeforeFailure(e, st, w, orig); err != nil {
@@ -143,11 +143,7 @@ type cancelCmd struct {
 }
 
 func (c *cancelCmd) Run(e *env) error {
-	id, err := runID(c.ID)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(c.DB)
+	st, id, err := openForRun(c.DB, c.ID)
 	if err != nil {
 		return err
 	}
@@ -190,18 +186,5 @@ func latest(e *env, st storage.Store, eng *engine.Engine, name string) (*workflo
 	if err != nil {
 		return nil, err
 	}
-	return version(e, st, eng, v.Hash)
-}
-
-// version compiles a stored workflow version.
-func version(e *env, st storage.Store, eng *engine.Engine, hash string) (*workflows.Workflow, error) {
-	v, err := st.WorkflowVersion(e.ctx, hash)
-	if err != nil {
-		return nil, fmt.Errorf("workflow version %s: %w", hash, err)
-	}
-	w, err := workflows.Parse(v.File, v.Source, eng.Specs())
-	if err != nil {
-		return nil, fmt.Errorf("workflow version %s no longer loads: %w", hash, err)
-	}
-	return w, nil
+	return eng.Version(e.ctx, v.Hash)
 }
