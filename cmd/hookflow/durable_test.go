@@ -28,6 +28,7 @@ type runView struct {
 	WorkflowVersion string          `json:"workflow_version"`
 	Status          string          `json:"status"`
 	Trigger         string          `json:"trigger"`
+	DeliveryID      *string         `json:"delivery_id"`
 	CreatedAt       string          `json:"created_at"`
 	FinishedAt      *string         `json:"finished_at"`
 	Error           string          `json:"error"`

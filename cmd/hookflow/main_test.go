@@ -166,27 +166,6 @@ func writeFile(t *testing.T, path, text string) {
 	}
 }
 
-// runJSON is the part of `runs show --json` the tests read.
-type runJSON struct {
-	ID              string          `json:"id"`
-	Workflow        string          `json:"workflow"`
-	WorkflowVersion string          `json:"workflow_version"`
-	Status          string          `json:"status"`
-	Trigger         string          `json:"trigger"`
-	DeliveryID      *string         `json:"delivery_id"`
-	CreatedAt       string          `json:"created_at"`
-	FinishedAt      *string         `json:"finished_at"`
-	Event           json.RawMessage `json:"event"`
-	Steps           []struct {
-		ID       string          `json:"id"`
-		Uses     string          `json:"uses"`
-		Status   string          `json:"status"`
-		Attempts int             `json:"attempts"`
-		Input    json.RawMessage `json:"input"`
-		Output   json.RawMessage `json:"output"`
-	} `json:"steps"`
-}
-
 func TestServeExamplesThenReadHistory(t *testing.T) {
 	var mu sync.Mutex
 	var calls []string
@@ -212,7 +191,7 @@ func TestServeExamplesThenReadHistory(t *testing.T) {
 		t.Fatalf("unknown hook: %d", status)
 	}
 
-	var run runJSON
+	var run runView
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		stdout, stderr, code := hookflow(t, "", "runs", "show", runID, "--json", "--db", db)
@@ -250,7 +229,7 @@ func TestServeExamplesThenReadHistory(t *testing.T) {
 	mu.Unlock()
 
 	stdout, _, code := hookflow(t, "", "runs", "list", "--json", "--db", db)
-	var list []runJSON
+	var list []runView
 	if code != 0 || json.Unmarshal([]byte(stdout), &list) != nil || len(list) != 1 || list[0].ID != runID {
 		t.Fatalf("runs list --json (%d): %s", code, stdout)
 	}
@@ -354,7 +333,7 @@ steps:
 	if code != 0 {
 		t.Fatalf("run: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	var run runJSON
+	var run runView
 	if err := json.Unmarshal([]byte(stdout), &run); err != nil || run.Status != "succeeded" || len(run.Steps) != 1 {
 		t.Fatalf("run output: %v\n%s", err, stdout)
 	}
@@ -422,7 +401,7 @@ steps:
 `)
 	db := filepath.Join(dir, "h.db")
 	stdout, _, code := hookflow(t, `{"name":"ada"}`, "run", wf, "--event", "-", "--json", "--db", db)
-	var run runJSON
+	var run runView
 	if code != 1 || json.Unmarshal([]byte(stdout), &run) != nil || run.Status != "failed" {
 		t.Fatalf("without --allow-exec: exit %d\n%s", code, stdout)
 	}

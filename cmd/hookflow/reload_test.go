@@ -62,7 +62,7 @@ func TestHotReload(t *testing.T) {
 		return versionOf(t, db, after) != versionOf(t, db, before)
 	})
 	waitFor(t, 5*time.Second, "the new run succeeds with the new step", func() bool {
-		r := show(t, db, after)
+		r := showRunJSON(t, db, after)
 		return r.Status == "succeeded" && len(r.Steps) == 1 && compact(r.Steps[0].Output) == `{"v":2}`
 	})
 
@@ -79,20 +79,7 @@ func TestHotReload(t *testing.T) {
 	}
 }
 
-func show(t *testing.T, db, id string) runJSON {
-	t.Helper()
-	stdout, stderr, code := hookflow(t, "", "runs", "show", id, "--json", "--db", db)
-	if code != 0 {
-		t.Fatalf("runs show %s: %s", id, stderr)
-	}
-	var r runJSON
-	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
-func versionOf(t *testing.T, db, id string) string { return show(t, db, id).WorkflowVersion }
+func versionOf(t *testing.T, db, id string) string { return showRunJSON(t, db, id).WorkflowVersion }
 
 func TestSchedulesFollowAReload(t *testing.T) {
 	dir, db := t.TempDir(), filepath.Join(t.TempDir(), "h.db")
@@ -100,7 +87,7 @@ func TestSchedulesFollowAReload(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "tick.yaml"), "name: tick\non:\n  schedule:\n    - cron: \"@every 1s\"\nsteps:\n  - { id: a, uses: set, with: { type: \"${{ event.type }}\" } }\n")
 	waitFor(t, 8*time.Second, "a scheduled run of the added workflow", func() bool {
 		stdout, _, _ := hookflow(t, "", "runs", "list", "--json", "--db", db)
-		var runs []runJSON
+		var runs []runView
 		_ = json.Unmarshal([]byte(stdout), &runs)
 		for _, r := range runs {
 			if r.Workflow == "tick" && r.Trigger == "schedule" && r.Status == "succeeded" {
