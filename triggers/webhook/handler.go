@@ -128,7 +128,6 @@ func (h *Handler) ServeGin(c *gin.Context) {
 		return
 	}
 	var allowed []*route
-	var limit int64
 	for _, r := range routes {
 		if r.methods[c.Request.Method] {
 			allowed = append(allowed, r)
@@ -145,8 +144,11 @@ func (h *Handler) ServeGin(c *gin.Context) {
 		h.reject(rq, http.StatusForbidden, "client address not allowed")
 		return
 	}
+	var limit int64
+	needsBody := false
 	for _, r := range allowed {
 		limit = max(limit, r.hook.MaxBody)
+		needsBody = needsBody || r.needsBody
 	}
 
 	raw, err := io.ReadAll(io.LimitReader(c.Request.Body, limit+1))
@@ -160,26 +162,22 @@ func (h *Handler) ServeGin(c *gin.Context) {
 		h.reject(rq, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", limit))
 		return
 	}
-	if err := engine.ValidBody(c.ContentType(), raw); err != nil {
-		h.reject(rq, http.StatusBadRequest, err.Error())
-		return
-	}
 	rq.raw = raw
 	rq.event = &engine.Event{
 		Type: engine.EventWebhook, Time: now, Method: c.Request.Method, Path: c.Request.URL.Path,
 		IP: ip.String(), Headers: headers, Query: flattenQuery(c.Request.URL.Query()),
 		Raw: string(raw), FromRaw: true,
 	}
-	// The body is parsed here only when routing needs it; otherwise the run parses it
-	// when it starts, and intake stays a copy of bytes.
-	for _, r := range allowed {
-		if r.needsBody {
-			if err := rq.event.ParseBody(); err != nil {
-				h.reject(rq, http.StatusBadRequest, err.Error())
-				return
-			}
-			break
-		}
+	// The body is parsed here only when routing needs it (parsing checks it too);
+	// otherwise a cheap validity check will do and the run parses it when it starts.
+	if needsBody {
+		err = rq.event.ParseBody()
+	} else {
+		err = engine.ValidBody(c.ContentType(), raw)
+	}
+	if err != nil {
+		h.reject(rq, http.StatusBadRequest, err.Error())
+		return
 	}
 	maskCredentials(rq, allowed)
 	h.accept(rq, allowed)
