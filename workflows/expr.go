@@ -54,7 +54,7 @@ func (e *Expr) Bool(vars map[string]any) (bool, error) {
 	case bool:
 		return b, nil
 	}
-	return false, fmt.Errorf("expression %q: want a boolean, got %s", e.Source, typeName(v))
+	return false, fmt.Errorf("expression %q: want a boolean, got %s", e.Source, TypeName(v))
 }
 
 // List evaluates the expression as the element list of a foreach: a list is returned
@@ -102,8 +102,9 @@ func exprMessage(err error) string {
 	return err.Error()
 }
 
-// typeName names the type of a rendered value in error messages.
-func typeName(v any) string {
+// TypeName names the type of a rendered value in error messages ("a string",
+// "a list", "null", ...).
+func TypeName(v any) string {
 	switch v.(type) {
 	case nil:
 		return "null"
@@ -115,7 +116,7 @@ func typeName(v any) string {
 		return "a number"
 	case map[string]any:
 		return "a map"
-	case []any:
+	case []any, []string:
 		return "a list"
 	}
 	return fmt.Sprintf("%T", v)

@@ -25,7 +25,7 @@ func (p paramSet) optional(name string) (string, error) {
 	case string:
 		return v, nil
 	default:
-		return "", fmt.Errorf("%w: %s must be a string, got %s", ErrParams, name, typeName(v))
+		return "", fmt.Errorf("%w: %s must be a string, got %s", ErrParams, name, workflows.TypeName(v))
 	}
 }
 
@@ -56,14 +56,14 @@ func (p paramSet) list(name string) ([]string, error) {
 		for i, x := range v {
 			s, ok := x.(string)
 			if !ok {
-				return nil, fmt.Errorf("%w: %s[%d] must be a string, got %s", ErrParams, name, i, typeName(x))
+				return nil, fmt.Errorf("%w: %s[%d] must be a string, got %s", ErrParams, name, i, workflows.TypeName(x))
 			}
 			out = append(out, s)
 		}
 	case nil:
 		return nil, fmt.Errorf("%w: %s is required", ErrParams, name)
 	default:
-		return nil, fmt.Errorf("%w: %s must be a string or a list of strings, got %s", ErrParams, name, typeName(v))
+		return nil, fmt.Errorf("%w: %s must be a string or a list of strings, got %s", ErrParams, name, workflows.TypeName(v))
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%w: %s must not be an empty list", ErrParams, name)
@@ -103,31 +103,12 @@ func (p paramSet) tolerance() (time.Duration, error) {
 			return 0, fmt.Errorf("%w: tolerance %q: %v", ErrParams, v, err)
 		}
 	default:
-		return 0, fmt.Errorf("%w: tolerance must be a duration such as 5m, got %s", ErrParams, typeName(v))
+		return 0, fmt.Errorf("%w: tolerance must be a duration such as 5m, got %s", ErrParams, workflows.TypeName(v))
 	}
 	if d <= 0 {
 		return 0, fmt.Errorf("%w: tolerance must be positive", ErrParams)
 	}
 	return d, nil
-}
-
-func typeName(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "a string"
-	case bool:
-		return "a boolean"
-	case int, int64, float64:
-		return "a number"
-	case []any, []string:
-		return "a list"
-	case map[string]any:
-		return "a map"
-	default:
-		return fmt.Sprintf("%T", v)
-	}
 }
 
 // checkTimestamp parses a unix-seconds timestamp and checks that it is within tol of

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hookflow/hookflow/engine"
+	"github.com/hookflow/hookflow/workflows"
 )
 
 // The shared-secret schemes: the request carries the secret itself, compared in
@@ -206,7 +207,7 @@ var apiKeyScheme = scheme{
 		case int64:
 			key = strconv.FormatInt(t, 10)
 		default:
-			return fmt.Errorf("%w: body field %s is %s, not a string", ErrMalformed, field, typeName(v))
+			return fmt.Errorf("%w: body field %s is %s, not a string", ErrMalformed, field, workflows.TypeName(v))
 		}
 		if !anyEqual(key, values) {
 			return fmt.Errorf("%w: body field %s", ErrMismatch, field)
