@@ -176,16 +176,22 @@ func (s *Store) ListDeliveries(ctx context.Context, f storage.DeliveryFilter) ([
 
 // WorkflowVersion returns the version with the given hash, or storage.ErrNotFound.
 func (s *Store) WorkflowVersion(ctx context.Context, hash string) (storage.WorkflowVersion, error) {
+	return s.scanVersion("workflow version "+hash, func() *sql.Row {
+		return s.rd.workflowVersion.QueryRowContext(ctx, hash)
+	})
+}
+
+// scanVersion reads one workflow version row; what names it in errors.
+func (s *Store) scanVersion(what string, query func() *sql.Row) (storage.WorkflowVersion, error) {
 	if s.closed.Load() {
-		return storage.WorkflowVersion{}, fmt.Errorf("sqlite: workflow version %s: %w", hash, storage.ErrClosed)
+		return storage.WorkflowVersion{}, fmt.Errorf("sqlite: %s: %w", what, storage.ErrClosed)
 	}
 	var (
 		v       storage.WorkflowVersion
 		created int64
 	)
-	err := s.rd.workflowVersion.QueryRowContext(ctx, hash).Scan(&v.Hash, &v.Name, &v.File, &v.Source, &created)
-	if err != nil {
-		return storage.WorkflowVersion{}, fmt.Errorf("sqlite: workflow version %s: %w", hash, s.readErr(err))
+	if err := query().Scan(&v.Hash, &v.Name, &v.File, &v.Source, &created); err != nil {
+		return storage.WorkflowVersion{}, fmt.Errorf("sqlite: %s: %w", what, s.readErr(err))
 	}
 	v.CreatedAt = decodeTime(created)
 	return v, nil

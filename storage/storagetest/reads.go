@@ -84,6 +84,16 @@ func testWorkflowVersions(t *testing.T, b *bundle) {
 
 	_, err = b.store.WorkflowVersion(b.ctx, "nope")
 	wantErr(t, "WorkflowVersion of a missing hash", err, storage.ErrNotFound)
+
+	// The latest version of a name is the one stored last.
+	newer := storage.WorkflowVersion{Hash: "def456", Name: "alpha", File: v.File,
+		Source: []byte("name: alpha\n# edited\n"), CreatedAt: t0.Add(time.Minute)}
+	check(t, "SaveWorkflowVersion newer", b.store.SaveWorkflowVersion(b.ctx, newer))
+	latest, err := b.store.LatestWorkflowVersion(b.ctx, "alpha")
+	check(t, "LatestWorkflowVersion", err)
+	equal(t, "latest hash", latest.Hash, newer.Hash)
+	_, err = b.store.LatestWorkflowVersion(b.ctx, "nope")
+	wantErr(t, "LatestWorkflowVersion of an unknown name", err, storage.ErrNotFound)
 }
 
 func testNotFound(t *testing.T, b *bundle) {
