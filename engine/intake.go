@@ -252,11 +252,7 @@ func (e *Engine) ConcurrencyKey(w *workflows.Workflow, ev *Event) (string, error
 	if err != nil {
 		return "", err
 	}
-	v, err := w.Concurrency.Key.Eval(vars)
-	if err != nil || v == nil {
-		return "", err
-	}
-	return workflows.Format(v), nil
+	return w.Concurrency.Key.Key(vars)
 }
 
 // FireTick records a schedule tick with its run (see storage.Store.FireTick) and hands

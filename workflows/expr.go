@@ -41,6 +41,16 @@ func (e *Expr) Eval(vars map[string]any) (any, error) {
 	return out, nil
 }
 
+// Key evaluates the expression as a key (dedupe, concurrency): its value formatted as
+// a template would, and "" for nil.
+func (e *Expr) Key(vars map[string]any) (string, error) {
+	v, err := e.Eval(vars)
+	if err != nil || v == nil {
+		return "", err
+	}
+	return Format(v), nil
+}
+
 // Bool evaluates the expression as a condition: nil and false are false, any other
 // non-bool value is an error.
 func (e *Expr) Bool(vars map[string]any) (bool, error) {

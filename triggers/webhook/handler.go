@@ -336,11 +336,7 @@ func keyOf(x *workflows.Expr, ev, request *engine.Event, vars map[string]any) (s
 		v["event"] = ev.Vars()
 		vars = v
 	}
-	out, err := x.Eval(vars)
-	if err != nil || out == nil {
-		return "", err
-	}
-	return workflows.Format(out), nil
+	return x.Key(vars)
 }
 
 // clientAllowed returns the client address (X-Forwarded-For counts only from trusted
