@@ -746,6 +746,9 @@ steps:
 		if r.Trigger != "replay" || r.Workflow != "fixme" || newID == fixID {
 			t.Errorf("replayed run = %v", r)
 		}
+		if created, _ := time.Parse(time.RFC3339Nano, r.CreatedAt); created.Before(before) {
+			t.Errorf("replayed run created at %s, before the replay was asked for (%s)", r.CreatedAt, before)
+		}
 		if r.WorkflowVersion == "" || r.WorkflowVersion == fixRun.WorkflowVersion {
 			t.Errorf("replay kept version %q; want the fixed file's version", r.WorkflowVersion)
 		}

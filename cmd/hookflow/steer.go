@@ -100,6 +100,7 @@ func (c *replayCmd) Run(e *env) error {
 		return err
 	}
 	run.ConcurrencyKey = orig.ConcurrencyKey
+	run.CreatedAt = eng.Now() // the event keeps its time; the run is new
 	if err := st.EnqueueRun(e.ctx, run, steps...); err != nil {
 		return err
 	}
