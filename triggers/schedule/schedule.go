@@ -182,6 +182,7 @@ func (s *Scheduler) fire(ctx context.Context, e *Entry, at time.Time) {
 	ev := &engine.Event{Type: engine.EventSchedule, Time: at, Headers: map[string]string{}, Query: map[string]string{}}
 	run, err := engine.NewRun(e.Workflow, ev, storage.TriggerSchedule)
 	if err == nil {
+		run.CreatedAt = s.now() // a caught-up tick is older than its run
 		run.ConcurrencyKey, err = s.engine.ConcurrencyKey(e.Workflow, ev)
 	}
 	if err != nil {

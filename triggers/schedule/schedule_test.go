@@ -175,6 +175,9 @@ steps: [{ id: s, uses: set, with: { at: "${{ event.time }}" } }]
 				if want := time.Now().Truncate(time.Hour); !got.Equal(want) {
 					t.Errorf("caught-up tick %s, want the latest missed one %s", got, want)
 				}
+				if age := time.Since(runs[0].CreatedAt); age > time.Minute {
+					t.Errorf("the caught-up run was created %s ago, want now", age)
+				}
 			}
 		})
 	}
